@@ -1,0 +1,27 @@
+/* The KBS client: RCAR handshake (auth, attest) and resource retrieval,
+ * with retries, failover between KBS URLs and re-attestation on 401. */
+#ifndef CVMBOOT_KBS_H
+#define CVMBOOT_KBS_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "err.h"
+#include "secmem.h"
+#include "tee.h"
+
+#define KBS_PROTOCOL_VERSION "0.4.0"
+
+struct kbs;
+
+struct kbs *kbs_new(const struct config *cfg, const struct tee_backend *tee, struct err *e);
+void kbs_free(struct kbs *k);
+/* auth + attest, trying the URLs in order on network failure. */
+int kbs_attest(struct kbs *k, struct err *e);
+/* GET a resource (REPO/TYPE/TAG) and decrypt it; one fresh attestation on 401. */
+int kbs_get_resource(struct kbs *k, const char *path, struct secret *out, struct err *e);
+const char *kbs_url(const struct kbs *k);          /* the KBS in use */
+long long kbs_token_expiry(const struct kbs *k);   /* exp claim of the token, 0 if unknown */
+long kbs_connections(const struct kbs *k);         /* TCP/TLS connections opened so far */
+
+#endif

@@ -1,0 +1,31 @@
+/* Retry schedule: exponential backoff with full jitter, capped, within a
+ * total time budget; Retry-After honoured. */
+#ifndef CVMBOOT_RETRY_H
+#define CVMBOOT_RETRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct retry {
+	long base_ms, cap_ms, budget_ms;
+	long long start_ms;   /* monotonic clock at start */
+	int attempt;          /* attempts made so far */
+	uint64_t rng;         /* jitter state */
+};
+
+long long monotonic_ms(void);
+void retry_init(struct retry *r, long base_ms, long cap_ms, long budget_ms);
+/* Upper bound of the delay before retry number attempt (0-based):
+ * min(cap, base * 2^attempt). */
+long retry_ceiling_ms(const struct retry *r, int attempt);
+/* Next delay: uniform in [0, ceiling] (full jitter), or retry_after_ms if
+ * >= 0 (server asked), clamped to what is left of the budget. Returns -1
+ * when the budget is exhausted (no retry). Advances attempt. */
+long retry_next_delay_ms(struct retry *r, long retry_after_ms);
+/* Milliseconds left in the budget (>= 0). */
+long retry_remaining_ms(const struct retry *r);
+/* Parse a Retry-After header value (delta seconds or HTTP date); -1 if invalid. */
+long retry_after_parse_ms(const char *value, long long now_unix);
+void sleep_ms(long ms);
+
+#endif

@@ -1,0 +1,46 @@
+/* LUKS2 volumes: enrolment of a cvmboot keyslot + token, discovery of
+ * volumes by token, and unlocking (or key verification without
+ * device-mapper). */
+#ifndef CVMBOOT_LUKS_H
+#define CVMBOOT_LUKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define CVMBOOT_TOKEN_TYPE "cvmboot"
+#define LUKS_MAX_TOKEN_URLS 8
+
+/* What a cvmboot LUKS2 token records:
+ * {"type":"cvmboot","keyslots":["N"],"resource":"repo/type/tag","kbs_urls":[...]} */
+struct luks_token_info {
+	int keyslot;
+	char resource[512];
+	char urls[LUKS_MAX_TOKEN_URLS][512];
+	int n_urls;
+};
+
+/* Wait up to timeout_ms for device (a path or "UUID=...") to exist; resolved
+ * receives the path. CVM_E_UNLOCK if it never appears. */
+int luks_wait_device(const char *device, long timeout_ms, char *resolved, size_t resolved_len,
+		     struct err *e);
+
+/* Open device (must be LUKS2) with key as mapper name; with no_activate,
+ * only verify the key against the keyslots. The caller wipes key. */
+int luks_unlock(const char *device, const char *mapper, const unsigned char *key, size_t key_len,
+		bool no_activate, struct err *e);
+
+/* Add a keyslot for key (PBKDF2, minimal iterations: the key is random),
+ * authorised by an existing passphrase, and a cvmboot token naming it. */
+int luks_enroll(const char *device, const unsigned char *existing, size_t existing_len,
+		const unsigned char *key, size_t key_len, const char *resource,
+		const char *const *urls, int n_urls, int *keyslot_out, struct err *e);
+
+/* Read and validate the (first) cvmboot token of device. 0 found, 1 none. */
+int luks_read_token(const char *device, struct luks_token_info *info, struct err *e);
+
+/* Validate a token JSON string; errors name the field. */
+int luks_token_validate(const char *json, struct luks_token_info *info, struct err *e);
+
+#endif
