@@ -21,15 +21,23 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 int err_wrap(struct err *e, const char *fmt, ...)
 {
 	char prefix[512], old[sizeof(e->msg)];
+	size_t plen, room;
 	va_list ap;
 
 	if (!e)
 		return CVM_E_INTERNAL;
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	vsnprintf(prefix, sizeof(prefix) - 2, fmt, ap);
 	va_end(ap);
+	strcat(prefix, ": ");
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+	old[sizeof(old) - 1] = '\0';
+	/* Long messages are cut at the end: the context in front matters most. */
+	plen = strlen(prefix);
+	room = sizeof(e->msg) - 1 - plen;
+	memcpy(e->msg, prefix, plen);
+	strncpy(e->msg + plen, old, room);
+	e->msg[sizeof(e->msg) - 1] = '\0';
 	if (!e->code)
 		e->code = CVM_E_INTERNAL;
 	return e->code;
