@@ -1,1 +1,250 @@
-/* placeholder: being written */
+/* `cvmboot boot`: the initramfs job. Attest, fetch every resource, seal the
+ * boot phase, unlock the LUKS2 volumes, stage the secret files, and record
+ * the outcome in status.json. Fails closed: any error stops the boot. */
+#include <dirent.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands.h"
+#include "log.h"
+#include "luks.h"
+#include "retry.h"
+#include "secrets.h"
+#include "session.h"
+#include "status.h"
+
+/* A LUKS2 volume to open: configured, or found by its cvmboot token. */
+struct volume {
+	char label[CFG_NAME_MAX];  /* resource name, or "token:<device>" */
+	char device[CFG_PATH_MAX];
+	char mapper[CFG_NAME_MAX];
+	char resource[CFG_PATH_MAX];
+};
+
+struct boot_plan {
+	struct volume volumes[CFG_MAX_RESOURCES];
+	int n_volumes;
+	struct secret files[CFG_MAX_RESOURCES]; /* fetched values, by resource index */
+	struct secret keys[CFG_MAX_RESOURCES];  /* fetched volume keys, by volume index */
+};
+
+static void plan_wipe(struct boot_plan *p)
+{
+	for (int i = 0; i < CFG_MAX_RESOURCES; i++) {
+		secret_clear(&p->files[i]);
+		secret_clear(&p->keys[i]);
+	}
+}
+
+static bool plan_has_device(const struct boot_plan *p, const char *device)
+{
+	for (int i = 0; i < p->n_volumes; i++)
+		if (strcmp(p->volumes[i].device, device) == 0)
+			return true;
+	return false;
+}
+
+static int plan_add(struct boot_plan *p, const char *label, const char *device,
+		    const char *mapper, const char *resource, struct err *e)
+{
+	struct volume *v;
+
+	if (p->n_volumes >= CFG_MAX_RESOURCES)
+		return err_set(e, CVM_E_CONFIG, "more than %d LUKS2 volumes", CFG_MAX_RESOURCES);
+	v = &p->volumes[p->n_volumes++];
+	snprintf(v->label, sizeof(v->label), "%s", label);
+	snprintf(v->device, sizeof(v->device), "%s", device);
+	snprintf(v->mapper, sizeof(v->mapper), "%s", mapper);
+	snprintf(v->resource, sizeof(v->resource), "%s", resource);
+	return 0;
+}
+
+/* Volumes that carry a cvmboot token, among the block devices present now. */
+static int discover_token_volumes(struct boot_plan *p, struct err *e)
+{
+	DIR *d = opendir("/sys/class/block");
+	struct dirent *de;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		struct luks_token_info info;
+		struct err ignored = { 0 };
+		char device[CFG_PATH_MAX], mapper[CFG_NAME_MAX], label[CFG_NAME_MAX];
+
+		if (de->d_name[0] == '.' || strncmp(de->d_name, "dm-", 3) == 0 ||
+		    strncmp(de->d_name, "loop", 4) == 0 || strncmp(de->d_name, "ram", 3) == 0)
+			continue;
+		snprintf(device, sizeof(device), "/dev/%.200s", de->d_name);
+		if (plan_has_device(p, device) || luks_read_token(device, &info, &ignored) != 0)
+			continue;
+		snprintf(mapper, sizeof(mapper), "cvmboot-%.40s", de->d_name);
+		snprintf(label, sizeof(label), "token:%.50s", de->d_name);
+		if (plan_add(p, label, device, mapper, info.resource, e)) {
+			closedir(d);
+			return e->code;
+		}
+		log_info("found LUKS2 volume %s with a cvmboot token for %s", device, info.resource);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int plan_volumes(const struct config *cfg, struct boot_plan *p, struct err *e)
+{
+	for (int i = 0; i < cfg->n_resources; i++) {
+		const struct resource_cfg *r = &cfg->resources[i];
+
+		if (r->kind == RESOURCE_LUKS &&
+		    plan_add(p, r->name, r->device, r->mapper[0] ? r->mapper : r->name, r->path, e))
+			return e->code;
+	}
+	return cfg->discover_tokens ? discover_token_volumes(p, e) : 0;
+}
+
+static int fetch_all(const struct config *cfg, struct session *s, struct boot_plan *p,
+		     struct status *st, struct err *e)
+{
+	for (int i = 0; i < cfg->n_resources; i++) {
+		const struct resource_cfg *r = &cfg->resources[i];
+
+		if (r->kind != RESOURCE_FILE)
+			continue;
+		if (session_fetch(s, r->path, &p->files[i], e))
+			return err_wrap(e, "resource '%s'", r->name);
+		status_add_resource(st, r->name);
+	}
+	for (int i = 0; i < p->n_volumes; i++) {
+		if (session_fetch(s, p->volumes[i].resource, &p->keys[i], e))
+			return err_wrap(e, "key for volume '%s'", p->volumes[i].label);
+		status_add_resource(st, p->volumes[i].label);
+	}
+	return 0;
+}
+
+static int unlock_all(const struct config *cfg, struct boot_plan *p, bool no_activate,
+		      struct status *st, struct err *e)
+{
+	for (int i = 0; i < p->n_volumes; i++) {
+		struct volume *v = &p->volumes[i];
+		char resolved[CFG_PATH_MAX];
+
+		if (luks_wait_device(v->device, cfg->device_timeout_ms, resolved, sizeof(resolved), e) ||
+		    luks_unlock(resolved, v->mapper, p->keys[i].data, p->keys[i].len, no_activate, e))
+			return err_wrap(e, "volume '%s'", v->label);
+		secret_clear(&p->keys[i]);
+		status_add_volume(st, resolved);
+		log_info("%s %s (%s)", no_activate ? "verified the key of" : "unlocked", resolved,
+			 no_activate ? "no activation" : v->mapper);
+	}
+	return 0;
+}
+
+static int stage_files(const struct config *cfg, struct boot_plan *p, struct err *e)
+{
+	bool any = false;
+
+	for (int i = 0; i < cfg->n_resources; i++)
+		any |= cfg->resources[i].kind == RESOURCE_FILE;
+	if (!any)
+		return 0;
+	if (secrets_prepare_dir(cfg->secrets_dir, cfg->allow_non_tmpfs, e))
+		return e->code;
+	for (int i = 0; i < cfg->n_resources; i++) {
+		const struct resource_cfg *r = &cfg->resources[i];
+
+		if (r->kind != RESOURCE_FILE)
+			continue;
+		if (secrets_write(cfg->secrets_dir, r->file, p->files[i].data, p->files[i].len,
+				  r->mode, e))
+			return err_wrap(e, "resource '%s'", r->name);
+		secret_clear(&p->files[i]);
+	}
+	return 0;
+}
+
+static int run_boot(const struct config *cfg, bool no_activate, struct boot_plan *p,
+		    struct status *st, struct err *e)
+{
+	struct session *s = NULL;
+	long long t;
+	int rc;
+
+	if (!cfg->enabled)
+		return err_set(e, CVM_E_DISABLED, "disabled on the kernel command line (rd.cvmboot=0)");
+	t = monotonic_ms();
+	if (plan_volumes(cfg, p, e))
+		return e->code;
+	status_phase(st, "plan", (long)(monotonic_ms() - t));
+	if (cfg->n_resources == 0 && p->n_volumes == 0)
+		return err_set(e, CVM_E_CONFIG, "nothing to do: no [resource.*] configured and no "
+			       "LUKS2 volume with a cvmboot token found");
+	if (session_open(cfg, st, &s, e))
+		return e->code;
+	t = monotonic_ms();
+	rc = fetch_all(cfg, s, p, st, e);
+	status_phase(st, "fetch", (long)(monotonic_ms() - t));
+	log_debug("KBS connections opened: %ld", session_connections(s));
+	if (!rc) {
+		t = monotonic_ms();
+		rc = session_seal(s, st, e);
+		status_phase(st, "seal", (long)(monotonic_ms() - t));
+	}
+	session_close(s);
+	if (rc)
+		return rc;
+	t = monotonic_ms();
+	if (unlock_all(cfg, p, no_activate, st, e))
+		return e->code;
+	status_phase(st, "unlock", (long)(monotonic_ms() - t));
+	t = monotonic_ms();
+	if (stage_files(cfg, p, e))
+		return e->code;
+	status_phase(st, "stage", (long)(monotonic_ms() - t));
+	return 0;
+}
+
+int cmd_boot(struct config *cfg, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "no-activate", no_argument, NULL, 'n' },
+		{ 0 },
+	};
+	static struct boot_plan plan; /* large: off the stack */
+	static struct status st;
+	struct err e = { 0 }, status_err = { 0 };
+	long long t0 = monotonic_ms();
+	bool no_activate = cfg->no_activate;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt != 'n')
+			return CVM_E_USAGE;
+		no_activate = true;
+	}
+	if (optind != argc) {
+		log_error("usage: cvmboot boot [--no-activate]");
+		return CVM_E_USAGE;
+	}
+	status_init(&st, "boot");
+	rc = run_boot(cfg, no_activate, &plan, &st, &e);
+	plan_wipe(&plan);
+	status_phase(&st, "total", (long)(monotonic_ms() - t0));
+	st.exit_code = rc;
+	if (rc) {
+		snprintf(st.reason, sizeof(st.reason), "%s", e.msg);
+		log_error("boot failed (%s): %s", err_code_name(rc), e.msg);
+	} else {
+		log_notice("boot job done: %d resource(s) fetched, %d volume(s) %s in %lld ms",
+			   st.n_resources, st.n_volumes, no_activate ? "verified" : "unlocked",
+			   monotonic_ms() - t0);
+	}
+	if (status_write(&st, cfg->run_dir, &status_err)) {
+		log_error("cannot write status: %s", status_err.msg);
+		if (!rc)
+			rc = status_err.code ? status_err.code : CVM_E_SECRETS;
+	}
+	return rc;
+}

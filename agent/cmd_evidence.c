@@ -1,1 +1,109 @@
-/* placeholder: being written */
+/* `cvmboot evidence` (print the evidence JSON a TEE backend produces) and
+ * `cvmboot detect` (which TEE is here, and why): the operator's tools when
+ * a verifier rejects a node. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "log.h"
+#include "tee.h"
+
+static int parse_hex(const char *hex, unsigned char *out, size_t max, size_t *len)
+{
+	size_t n = strlen(hex);
+
+	if (n % 2 || n / 2 > max)
+		return -1;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned int byte;
+
+		if (sscanf(hex + 2 * i, "%2x", &byte) != 1 || !strchr("0123456789abcdefABCDEF", hex[2 * i]) ||
+		    !strchr("0123456789abcdefABCDEF", hex[2 * i + 1]))
+			return -1;
+		out[i] = (unsigned char)byte;
+	}
+	*len = n / 2;
+	return 0;
+}
+
+static int print_json(json_t *j)
+{
+	char *text = json_dumps(j, JSON_INDENT(2));
+
+	if (!text)
+		return CVM_E_INTERNAL;
+	puts(text);
+	free(text);
+	return 0;
+}
+
+int cmd_evidence(struct config *cfg, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "tee", required_argument, NULL, 't' },
+		{ "report-data", required_argument, NULL, 'r' },
+		{ 0 },
+	};
+	/* Default report data: the 48 zero bytes of an all-zero digest. */
+	unsigned char report_data[TEE_REPORT_DATA_MAX] = { 0 };
+	size_t report_data_len = 48;
+	const struct tee_backend *tee;
+	json_t *evidence = NULL;
+	struct err e = { 0 };
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 't':
+			snprintf(cfg->tee, sizeof(cfg->tee), "%s", optarg);
+			break;
+		case 'r':
+			if (parse_hex(optarg, report_data, sizeof(report_data), &report_data_len)) {
+				log_error("--report-data: expected up to %d bytes as hex", TEE_REPORT_DATA_MAX);
+				return CVM_E_USAGE;
+			}
+			break;
+		default:
+			return CVM_E_USAGE;
+		}
+	}
+	if (optind != argc) {
+		log_error("usage: cvmboot evidence [--tee T] [--report-data HEX]");
+		return CVM_E_USAGE;
+	}
+	if (tee_select(cfg, &tee, &e) || tee->evidence(cfg, report_data, report_data_len, &evidence, &e)) {
+		log_error("evidence: %s", e.msg);
+		return e.code;
+	}
+	rc = print_json(evidence);
+	json_decref(evidence);
+	return rc;
+}
+
+int cmd_detect(struct config *cfg, int argc, char **argv)
+{
+	const struct tee_backend *chosen = NULL;
+	struct err e = { 0 };
+
+	(void)argv;
+	if (argc != 1) {
+		log_error("usage: cvmboot detect");
+		return CVM_E_USAGE;
+	}
+	printf("detection order (first match wins with [tee] type = auto):\n");
+	for (int i = 0; tee_backends[i]; i++) {
+		char why[256] = "";
+		int found = tee_backends[i]->detect ? tee_backends[i]->detect(cfg, why, sizeof(why)) : 0;
+
+		printf("  %-12s %-3s %s\n", tee_backends[i]->name, found == 1 ? "yes" : "no", why);
+	}
+	if (tee_select(cfg, &chosen, &e)) {
+		printf("selected: none\n");
+		log_error("%s", e.msg);
+		return e.code;
+	}
+	printf("selected: %s%s\n", chosen->name, strcmp(cfg->tee, "auto") ? " (configured)" : "");
+	return 0;
+}

@@ -3,6 +3,7 @@
 #ifndef CVMBOOT_HTTP_H
 #define CVMBOOT_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -11,22 +12,26 @@
 struct http;
 
 struct http_response {
-	long status;            /* 0 if no HTTP answer (transport error) */
-	char *body;             /* NUL-terminated; may hold a JWE: wipe it */
+	long status;               /* 0 if no complete HTTP answer (transport error) */
+	char *body;                /* NUL-terminated; wiped on clear */
 	size_t body_len;
-	long retry_after_ms;    /* -1 if absent */
+	bool too_large;            /* the body went over max_response_bytes */
+	long retry_after_ms;       /* -1 if absent */
+	char content_type[64];
 	char transport_error[256]; /* set when status == 0 */
-	long connects;          /* new connections this request opened */
 };
 
 struct http *http_new(const struct config *cfg, struct err *e);
 void http_free(struct http *h);
-/* Cookies are kept in memory by the handle (never a file). */
+/* Forget the session cookie (before talking to another KBS). Cookies live in
+ * memory only, never in a file. */
 void http_reset_cookies(struct http *h);
-void http_set_bearer(struct http *h, const char *token); /* NULL clears */
-/* body == NULL: GET; else POST with Content-Type: application/json. */
+/* body == NULL: GET; else POST with Content-Type: application/json.
+ * Returns 0 when an HTTP answer (any status) or a transport error was
+ * recorded in r; -1 only on local failure (OOM). */
 int http_request(struct http *h, const char *url, const char *body, struct http_response *r);
 void http_response_clear(struct http_response *r);
-long http_total_connects(const struct http *h);
+/* TCP connections opened so far (1 for a run that kept its connection alive). */
+long http_connections(const struct http *h);
 
 #endif

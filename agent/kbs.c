@@ -1,1 +1,376 @@
-/* placeholder: being written */
+/* The KBS client: RCAR handshake and resource retrieval (kbs-protocol.md
+ * sections 1-4), with retries inside a time budget, failover between KBS
+ * URLs on network errors, and one re-attestation on a 401. */
+#include "kbs.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b64.h"
+#include "http.h"
+#include "jcs.h"
+#include "jwe.h"
+#include "log.h"
+#include "retry.h"
+#include "teekey.h"
+
+#define NONCE_MAX 1024
+#define TOKEN_MAX 65536
+#define PROBLEM_TYPE_PREFIX "https://github.com/confidential-containers/kbs/errors/"
+
+struct kbs {
+	const struct config *cfg;
+	const struct tee_backend *tee;
+	struct http *http;
+	int url_idx;
+	EVP_PKEY *key;
+	json_t *jwk;
+	bool attested;
+	long long token_expiry;
+};
+
+/* How one exchange ended: done, worth retrying (network), or final. */
+enum outcome { DONE, RETRY, FINAL };
+
+struct kbs *kbs_new(const struct config *cfg, const struct tee_backend *tee, struct err *e)
+{
+	struct kbs *k = calloc(1, sizeof(*k));
+
+	if (!k) {
+		err_set(e, CVM_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	k->cfg = cfg;
+	k->tee = tee;
+	if (!(k->http = http_new(cfg, e)) || tee_key_generate(cfg->key_alg, &k->key, e) ||
+	    !(k->jwk = tee_key_jwk(k->key, cfg->key_alg, e))) {
+		kbs_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+void kbs_free(struct kbs *k)
+{
+	if (!k)
+		return;
+	http_free(k->http);
+	EVP_PKEY_free(k->key); /* OpenSSL wipes private key material on free */
+	json_decref(k->jwk);
+	free(k);
+}
+
+const char *kbs_url(const struct kbs *k) { return k->cfg->urls[k->url_idx]; }
+long long kbs_token_expiry(const struct kbs *k) { return k->token_expiry; }
+long kbs_connections(const struct kbs *k) { return http_connections(k->http); }
+
+/* Printable, bounded copy of a KBS-supplied string for an error message. */
+static void sanitize(const char *in, char *out, size_t out_len)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; in && in[i] && j + 1 < out_len; i++)
+		out[j++] = isprint((unsigned char)in[i]) ? in[i] : '?';
+	out[j] = '\0';
+}
+
+/* "HTTP 401 PolicyDeny: <detail>" from an RFC 7807 body, or just the status. */
+static void describe_problem(const struct http_response *r, char *out, size_t out_len)
+{
+	char type[128] = "", detail[512] = "";
+	json_t *j = r->body ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+	const char *t = json_string_value(json_object_get(j, "type"));
+	const char *d = json_string_value(json_object_get(j, "detail"));
+
+	if (t && strncmp(t, PROBLEM_TYPE_PREFIX, strlen(PROBLEM_TYPE_PREFIX)) == 0)
+		t += strlen(PROBLEM_TYPE_PREFIX);
+	sanitize(t, type, sizeof(type));
+	sanitize(d, detail, sizeof(detail));
+	json_decref(j);
+	if (type[0] || detail[0])
+		snprintf(out, out_len, "HTTP %ld %s: %s", r->status, type[0] ? type : "(no type)",
+			 detail[0] ? detail : "(no detail)");
+	else
+		snprintf(out, out_len, "HTTP %ld (no problem details)", r->status);
+}
+
+static bool is_retryable_status(long status)
+{
+	return status == 0 || status == 429 || status >= 500;
+}
+
+/* Classify an answer; on RETRY/FINAL, e says what happened. */
+static enum outcome classify(const struct kbs *k, const struct http_response *r,
+			     const char *what, struct err *e)
+{
+	char problem[700];
+
+	if (r->too_large) {
+		err_set(e, CVM_E_PROTOCOL, "%s: response larger than %ld bytes, refused", what,
+			k->cfg->max_response_bytes);
+		return FINAL;
+	}
+	if (r->status == 0) {
+		err_set(e, CVM_E_NETWORK, "%s: %s", what, r->transport_error);
+		return RETRY;
+	}
+	if (r->status == 200)
+		return DONE;
+	describe_problem(r, problem, sizeof(problem));
+	if (is_retryable_status(r->status)) {
+		err_set(e, CVM_E_NETWORK, "%s: %s", what, problem);
+		return RETRY;
+	}
+	err_set(e, r->status == 404 ? CVM_E_RESOURCE : CVM_E_REFUSED, "%s: refused: %s", what,
+		problem);
+	return FINAL;
+}
+
+static json_t *parse_json_object(const struct http_response *r, const char *what, struct err *e)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		err_set(e, CVM_E_PROTOCOL, "%s: answer is not a JSON object (%s)", what, jerr.text);
+		return NULL;
+	}
+	return j;
+}
+
+/* The hash algorithm the KBS selected, if it says: we only do SHA-384,
+ * which Trustee uses for every TEE we support. */
+static int check_selected_hash(json_t *extra, struct err *e)
+{
+	const char *alg;
+
+	if (json_is_string(extra) || json_is_null(extra) || !extra)
+		return 0;
+	if (!json_is_object(extra))
+		return err_set(e, CVM_E_PROTOCOL, "auth: extra-params is neither a string nor an object");
+	alg = json_string_value(json_object_get(extra, "selected-hash-algorithm"));
+	if (alg && strcmp(alg, "sha384") != 0)
+		return err_set(e, CVM_E_PROTOCOL,
+			       "auth: KBS selected hash algorithm '%.32s', cvmboot only offers sha384", alg);
+	return 0;
+}
+
+static enum outcome post_json(struct kbs *k, const char *endpoint, json_t *body,
+			      struct http_response *r, struct err *e)
+{
+	char url[CFG_URL_MAX + 64];
+	char *text = json_dumps(body, JSON_COMPACT);
+
+	if (!text) {
+		err_set(e, CVM_E_INTERNAL, "out of memory");
+		return FINAL;
+	}
+	snprintf(url, sizeof(url), "%s/kbs/v0/%s", kbs_url(k), endpoint);
+	if (http_request(k->http, url, text, r)) {
+		free(text);
+		err_set(e, CVM_E_INTERNAL, "out of memory");
+		return FINAL;
+	}
+	free(text);
+	return classify(k, r, endpoint, e);
+}
+
+/* The token's "exp" claim, for status.json; 0 if it cannot be read. */
+static long long token_expiry(const char *token)
+{
+	const char *dot1 = strchr(token, '.'), *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+	unsigned char *payload = NULL;
+	size_t len = 0;
+	long long exp = 0;
+
+	if (!dot2 || b64_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), true, &payload, &len))
+		return 0;
+	json_t *claims = json_loadb((char *)payload, len, 0, NULL);
+	if (json_is_integer(json_object_get(claims, "exp")))
+		exp = json_integer_value(json_object_get(claims, "exp"));
+	json_decref(claims);
+	free(payload);
+	return exp;
+}
+
+/* Evidence for this nonce, bound to our key (kbs-protocol.md section 2). */
+static json_t *attestation_body(struct kbs *k, const char *nonce, struct err *e)
+{
+	unsigned char digest[48];
+	json_t *evidence = NULL;
+
+	if (runtime_data_digest(nonce, k->jwk, "", digest)) {
+		err_set(e, CVM_E_INTERNAL, "cannot compute the runtime-data digest");
+		return NULL;
+	}
+	if (k->tee->evidence(k->cfg, digest, sizeof(digest), &evidence, e)) {
+		err_wrap(e, "%s evidence", k->tee->name);
+		return NULL;
+	}
+	return json_pack("{s:{s:s, s:O}, s:{s:o, s:s}}",
+			 "runtime-data", "nonce", nonce, "tee-pubkey", k->jwk,
+			 "tee-evidence", "primary_evidence", evidence, "additional_evidence", "");
+}
+
+/* One auth + attest exchange with the current KBS. */
+static enum outcome handshake(struct kbs *k, struct err *e)
+{
+	struct http_response r;
+	enum outcome o;
+	json_t *req, *challenge, *att;
+	const char *nonce;
+
+	k->attested = false;
+	http_reset_cookies(k->http);
+	req = json_pack("{s:s, s:s, s:{s:[s]}}", "version", KBS_PROTOCOL_VERSION, "tee",
+			k->tee->name, "extra-params", "supported-hash-algorithms", "sha384");
+	o = req ? post_json(k, "auth", req, &r, e) : FINAL;
+	json_decref(req);
+	if (o != DONE) {
+		http_response_clear(&r);
+		return o;
+	}
+	challenge = parse_json_object(&r, "auth", e);
+	http_response_clear(&r);
+	if (!challenge)
+		return FINAL;
+	nonce = json_string_value(json_object_get(challenge, "nonce"));
+	if (!nonce || !nonce[0] || strlen(nonce) > NONCE_MAX ||
+	    check_selected_hash(json_object_get(challenge, "extra-params"), e)) {
+		if (!e->code)
+			err_set(e, CVM_E_PROTOCOL, "auth: challenge has no usable nonce");
+		json_decref(challenge);
+		return FINAL;
+	}
+	att = attestation_body(k, nonce, e);
+	json_decref(challenge);
+	if (!att)
+		return FINAL;
+	o = post_json(k, "attest", att, &r, e);
+	json_decref(att);
+	if (o == DONE) {
+		json_t *j = parse_json_object(&r, "attest", e);
+		const char *token = json_string_value(json_object_get(j, "token"));
+
+		if (!token || strlen(token) > TOKEN_MAX) {
+			if (j)
+				err_set(e, CVM_E_PROTOCOL, "attest: answer has no usable token");
+			o = FINAL;
+		} else {
+			k->token_expiry = token_expiry(token);
+			k->attested = true;
+		}
+		json_decref(j);
+	}
+	http_response_clear(&r);
+	return o;
+}
+
+/* After a retryable failure: move to the next KBS (failover), and sleep
+ * only when every KBS has been tried in this round. Returns -1 when the
+ * budget is spent. */
+static int next_attempt(struct kbs *k, struct retry *rt, long retry_after_ms, const char *what,
+			struct err *e)
+{
+	long delay;
+
+	if (k->cfg->n_urls > 1) {
+		k->url_idx = (k->url_idx + 1) % k->cfg->n_urls;
+		k->attested = false;
+		log_warn("%s failed (%s); trying KBS %s", what, e->msg, kbs_url(k));
+		if (k->url_idx != 0)
+			return retry_remaining_ms(rt) > 0 ? 0 : -1;
+	}
+	delay = retry_next_delay_ms(rt, retry_after_ms);
+	if (delay < 0)
+		return -1;
+	log_warn("%s failed (%s); retrying in %ld ms", what, e->msg, delay);
+	sleep_ms(delay);
+	return 0;
+}
+
+static int budget_exhausted(struct kbs *k, struct retry *rt, struct err *e)
+{
+	return err_wrap(e, "gave up after %d attempt(s) in %ld ms (retry budget %ld ms, KBS %s%s)",
+			rt->attempt + 1, (long)(monotonic_ms() - rt->start_ms), k->cfg->retry_budget_ms,
+			k->cfg->n_urls > 1 ? "tried: all " : "", k->cfg->n_urls > 1 ? "configured" : kbs_url(k));
+}
+
+static int attest_within(struct kbs *k, struct retry *rt, struct err *e)
+{
+	for (;;) {
+		enum outcome o = handshake(k, e);
+
+		if (o == DONE)
+			return 0;
+		if (o == FINAL)
+			return err_wrap(e, "attestation to %s", kbs_url(k));
+		if (next_attempt(k, rt, -1, "attestation", e))
+			return budget_exhausted(k, rt, e);
+	}
+}
+
+int kbs_attest(struct kbs *k, struct err *e)
+{
+	struct retry rt;
+
+	retry_init(&rt, k->cfg->backoff_base_ms, k->cfg->backoff_cap_ms, k->cfg->retry_budget_ms);
+	return attest_within(k, &rt, e);
+}
+
+static enum outcome fetch_once(struct kbs *k, const char *path, struct secret *out,
+			       long *retry_after_ms, long *status, struct err *e)
+{
+	char url[CFG_URL_MAX + CFG_PATH_MAX + 32], what[CFG_PATH_MAX + 16];
+	struct http_response r;
+	enum outcome o;
+
+	snprintf(url, sizeof(url), "%s/kbs/v0/resource/%s", kbs_url(k), path);
+	snprintf(what, sizeof(what), "resource %s", path);
+	if (http_request(k->http, url, NULL, &r)) {
+		err_set(e, CVM_E_INTERNAL, "out of memory");
+		return FINAL;
+	}
+	*retry_after_ms = r.retry_after_ms;
+	*status = r.status;
+	o = classify(k, &r, what, e);
+	if (o == DONE && jwe_decrypt(r.body, r.body_len, k->key, out, e)) {
+		err_wrap(e, "%s", what);
+		o = FINAL;
+	}
+	http_response_clear(&r);
+	return o;
+}
+
+int kbs_get_resource(struct kbs *k, const char *path, struct secret *out, struct err *e)
+{
+	struct retry rt;
+	bool reattested = false;
+
+	retry_init(&rt, k->cfg->backoff_base_ms, k->cfg->backoff_cap_ms, k->cfg->retry_budget_ms);
+	for (;;) {
+		long retry_after = -1, status = 0;
+		enum outcome o;
+
+		if (!k->attested && attest_within(k, &rt, e))
+			return e->code;
+		o = fetch_once(k, path, out, &retry_after, &status, e);
+		if (o == DONE)
+			return 0;
+		if (o == FINAL && status == 401 && !reattested) {
+			/* Session gone or policy said no: one fresh attestation tells which. */
+			log_notice("resource %s: %s; attesting again once", path, e->msg);
+			reattested = true;
+			k->attested = false;
+			continue;
+		}
+		if (o == FINAL)
+			return err_wrap(e, "KBS %s", kbs_url(k));
+		if (next_attempt(k, &rt, retry_after, "resource fetch", e))
+			return budget_exhausted(k, &rt, e);
+	}
+}

@@ -1,3 +1,123 @@
-/* placeholder main until the CLI lands */
+/* cvmboot: the command line. Global options, configuration merge (defaults,
+ * file, kernel command line), then one subcommand. */
+#include <getopt.h>
 #include <stdio.h>
-int main(void) { fputs("cvmboot: CLI not built yet\n", stderr); return 1; }
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+
+static const char usage_text[] =
+	"Usage: cvmboot [OPTIONS] COMMAND [ARGS]\n"
+	"\n"
+	"Attest this confidential VM to a Trustee KBS, fetch its secrets, unlock its disks.\n"
+	"\n"
+	"Commands:\n"
+	"  boot [--no-activate]              the initramfs job: attest, fetch every configured\n"
+	"                                    resource, unlock LUKS2 volumes, stage files, status\n"
+	"  get-resource REPO/TYPE/TAG [-o FILE]\n"
+	"                                    attest and fetch one resource (stdout or 0600 FILE)\n"
+	"  evidence [--tee T] [--report-data HEX] [--report FILE [--certs FILE]]\n"
+	"                                    print the evidence JSON (debugging)\n"
+	"  detect                            say which TEE is found, and why\n"
+	"  enroll DEVICE --resource PATH (--key-file F | --generate-key F) [--passphrase-file F]\n"
+	"                                    add a cvmboot keyslot and token to a LUKS2 volume\n"
+	"  unlock DEVICE [--name NAME] [--no-activate]\n"
+	"                                    attest, fetch the key named by the token, open\n"
+	"\n"
+	"Options:\n"
+	"  -c, --config PATH    configuration file (default " CVMBOOT_DEFAULT_CONFIG ")\n"
+	"      --cmdline PATH   kernel command line to read rd.cvmboot.* from (default /proc/cmdline)\n"
+	"  -v, --verbose        debug logging\n"
+	"  -h, --help           this help\n"
+	"      --version        print the version\n"
+	"\n"
+	"Exit codes: 0 ok, 1 internal, 2 usage, 3 config, 4 tee, 5 refused by the KBS,\n"
+	"6 network (retry budget exhausted), 7 protocol (malformed answer), 8 resource not\n"
+	"found, 9 unlock, 10 secrets, 11 disabled (rd.cvmboot=0). See cvmboot(8).\n";
+
+struct command {
+	const char *name;
+	int (*run)(struct config *cfg, int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "boot", cmd_boot },
+	{ "get-resource", cmd_get_resource },
+	{ "evidence", cmd_evidence },
+	{ "detect", cmd_detect },
+	{ "enroll", cmd_enroll },
+	{ "unlock", cmd_unlock },
+};
+
+static int load_config(struct config *cfg, const char *config_path, bool config_explicit,
+		       const char *cmdline_path, bool cmdline_explicit)
+{
+	struct err e = { 0 };
+
+	config_defaults(cfg);
+	if (config_load_file(cfg, config_path, config_explicit, &e))
+		goto fail;
+	if (cmdline_explicit || access(cmdline_path, R_OK) == 0)
+		if (config_apply_cmdline_file(cfg, cmdline_path, &e))
+			goto fail;
+	if (config_validate(cfg, &e))
+		goto fail;
+	return 0;
+fail:
+	log_error("configuration: %s", e.msg);
+	return e.code ? e.code : CVM_E_CONFIG;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "cmdline", required_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	const char *config_path = CVMBOOT_DEFAULT_CONFIG, *cmdline_path = CVMBOOT_DEFAULT_CMDLINE;
+	bool config_explicit = false, cmdline_explicit = false, verbose = false;
+	static struct config cfg; /* large: keep it off the stack */
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "+c:vh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; config_explicit = true; break;
+		case 'k': cmdline_path = optarg; cmdline_explicit = true; break;
+		case 'v': verbose = true; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': printf("cvmboot %s\n", CVMBOOT_VERSION); return 0;
+		default: fputs(usage_text, stderr); return CVM_E_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return CVM_E_USAGE;
+	}
+	if (verbose)
+		log_set_level(LOG_DEBUG);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) != 0)
+			continue;
+		rc = load_config(&cfg, config_path, config_explicit, cmdline_path, cmdline_explicit);
+		if (rc)
+			return rc;
+		if (cfg.debug)
+			log_set_level(LOG_DEBUG);
+		/* Subcommands parse their own options from their own argv; 0 makes
+		 * GNU getopt start afresh. */
+		int first = optind;
+
+		optind = 0;
+		return commands[i].run(&cfg, argc - first, argv + first);
+	}
+	log_error("unknown command '%s' (see cvmboot --help)", argv[optind]);
+	return CVM_E_USAGE;
+}

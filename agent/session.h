@@ -20,5 +20,8 @@ int session_fetch(struct session *s, const char *path, struct secret *out, struc
  * cfg->seal_pcr >= 0 and the TEE supports it. */
 int session_seal(struct session *s, struct status *st, struct err *e);
 void session_close(struct session *s);
+const char *session_kbs_url(const struct session *s);
+/* TCP/TLS connections opened so far (1 when keep-alive held). */
+long session_connections(const struct session *s);
 
 #endif

@@ -1,0 +1,35 @@
+/* KBS resource path validation (see resource_path.h). */
+#include "resource_path.h"
+
+#include <string.h>
+
+static bool segment_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+bool resource_path_valid(const char *path)
+{
+	int segments = 0;
+	const char *p = path;
+
+	if (!path || strlen(path) > 255)
+		return false;
+	for (;;) {
+		size_t len = 0;
+
+		while (p[len] && p[len] != '/') {
+			if (!segment_char(p[len]))
+				return false;
+			len++;
+		}
+		if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		segments++;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	return segments == 3;
+}
