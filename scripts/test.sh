@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs every test: the hardened build's suites (unit, kbs, luks, tee,
+# integration), the same suites under ASan+UBSan, the C suites under
+# valgrind, and the VM boot suite. Ends with the line "N passed, M failed".
+#   scripts/test.sh            everything
+#   CVMBOOT_SKIP_VM=1 scripts/test.sh   everything but the VM suite (quick local loop)
+set -uo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+cd "$src"
+py=/usr/bin/python3
+logs=$(mktemp -d /tmp/cvmboot-test.XXXXXX)
+
+scripts/install-deps.sh --vm || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
+
+run_meson_suites() { # name builddir [meson test args...]
+  local name=$1 dir=$2; shift 2
+  echo "=== $name"
+  meson test -C "$dir" --num-processes 2 --print-errorlogs --logbase "testlog-$name" "$@" \
+    > "$logs/$name.log" 2>&1
+  tail -n 15 "$logs/$name.log"
+  cp "$dir/meson-logs/testlog-$name.json" "$logs/$name.json" 2>/dev/null || true
+}
+
+build_ok=1
+scripts/build.sh build || build_ok=0
+scripts/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false || build_ok=0
+
+if [ $build_ok = 1 ]; then
+  run_meson_suites default build
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run_meson_suites asan build-asan
+  run_meson_suites valgrind build --suite unit --suite luks \
+    --wrapper "valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+fi
+
+vm_passed=0 vm_failed=0
+if [ "${CVMBOOT_SKIP_VM:-0}" != 1 ] && [ -x tests/vm/run.sh ]; then
+  echo "=== vm"
+  tests/vm/run.sh 2>&1 | tee "$logs/vm.log" | tail -n 40
+  line=$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed' "$logs/vm.log" | tail -n 1)
+  if [ -n "$line" ]; then
+    vm_passed=$(echo "$line" | sed -E 's/^vm: ([0-9]+) passed.*/\1/')
+    vm_failed=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  else
+    vm_failed=1
+  fi
+fi
+
+$py - "$logs" "$build_ok" "$vm_passed" "$vm_failed" <<'PY'
+import glob, json, sys
+logs, build_ok, vm_passed, vm_failed = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3]), int(sys.argv[4])
+passed, failed, skipped, failures = vm_passed, vm_failed, 0, []
+for path in sorted(glob.glob(logs + "/*.json")):
+    run = path.rsplit("/", 1)[1][:-5]
+    for line in open(path):
+        t = json.loads(line)
+        if t["result"] in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif t["result"] == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+            failures.append("%s: %s (%s)" % (run, t["name"], t["result"]))
+if not build_ok:
+    failed += 1
+    failures.append("build failed")
+for f in failures:
+    print("FAILED", f)
+print("logs in", logs)
+print("%d passed, %d failed" % (passed, failed) + (", %d skipped" % skipped if skipped else ""))
+sys.exit(1 if failed else 0)
+PY
