@@ -11,10 +11,13 @@
 
 #define CVMBOOT_TOKEN_TYPE "cvmboot"
 #define LUKS_MAX_TOKEN_URLS 8
+#define LUKS_KEY_MIN 16   /* bytes; enrolled keys (generated ones are 32) */
+#define LUKS_KEY_MAX 512
 
 /* What a cvmboot LUKS2 token records:
  * {"type":"cvmboot","keyslots":["N"],"resource":"repo/type/tag","kbs_urls":[...]} */
 struct luks_token_info {
+	int token_id;   /* which LUKS2 token it was read from (luks_read_token) */
 	int keyslot;
 	char resource[512];
 	char urls[LUKS_MAX_TOKEN_URLS][512];
@@ -39,6 +42,9 @@ int luks_enroll(const char *device, const unsigned char *existing, size_t existi
 
 /* Read and validate the (first) cvmboot token of device. 0 found, 1 none. */
 int luks_read_token(const char *device, struct luks_token_info *info, struct err *e);
+
+/* The LUKS2 UUID of device (uuid_len >= 37). */
+int luks_get_uuid(const char *device, char *uuid, size_t uuid_len, struct err *e);
 
 /* Validate a token JSON string; errors name the field. */
 int luks_token_validate(const char *json, struct luks_token_info *info, struct err *e);

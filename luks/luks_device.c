@@ -1,1 +1,208 @@
-/* placeholder: being written */
+/* Finding LUKS2 devices: waiting for a path or UUID= to appear (udev's
+ * /dev/disk/by-uuid, else a libblkid scan), and loading their header. */
+#include <blkid.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "luks_internal.h"
+
+#define POLL_INTERVAL_MS 100
+#define UUID_MAX_LEN 64
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static bool uuid_valid(const char *uuid)
+{
+	size_t n = strlen(uuid);
+
+	if (n == 0 || n > UUID_MAX_LEN)
+		return false;
+	for (const char *p = uuid; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= 'A' && *p <= 'Z') || *p == '-'))
+			return false;
+	return true;
+}
+
+static int copy_out(const char *path, char *resolved, size_t resolved_len, struct err *e)
+{
+	if (strlen(path) >= resolved_len)
+		return err_set(e, CVM_E_UNLOCK, "device path '%.200s...' is too long", path);
+	memcpy(resolved, path, strlen(path) + 1);
+	return 0;
+}
+
+/* 0 and *found set when the device with this UUID is present now. */
+static int find_by_uuid(const char *uuid, char *resolved, size_t resolved_len, bool *found,
+			struct err *e)
+{
+	char link[PATH_MAX], *real, *devname;
+	blkid_cache cache = NULL;
+	int rc;
+
+	snprintf(link, sizeof(link), "/dev/disk/by-uuid/%s", uuid);
+	real = realpath(link, NULL);
+	if (real) {
+		*found = true;
+		rc = copy_out(real, resolved, resolved_len, e);
+		free(real);
+		return rc;
+	}
+	/* No udev in this initramfs (or not yet): ask libblkid to probe the
+	 * block devices; "/dev/null" keeps it from reading or writing a cache file. */
+	if (blkid_get_cache(&cache, "/dev/null") != 0)
+		return 0;
+	devname = blkid_get_devname(cache, "UUID", uuid);
+	blkid_put_cache(cache);
+	if (!devname)
+		return 0;
+	*found = true;
+	rc = copy_out(devname, resolved, resolved_len, e);
+	free(devname);
+	return rc;
+}
+
+/* 0 and *found set when path exists and is a block device or image file. */
+static int find_path(const char *path, char *resolved, size_t resolved_len, bool *found,
+		     struct err *e)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return err_set(e, CVM_E_UNLOCK, "cannot access %s: %s", path, strerror(errno));
+	}
+	if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
+		return err_set(e, CVM_E_UNLOCK, "%s is neither a block device nor an image file",
+			       path);
+	*found = true;
+	return copy_out(path, resolved, resolved_len, e);
+}
+
+static void format_timeout(long timeout_ms, char *buf, size_t len)
+{
+	if (timeout_ms % 1000 == 0)
+		snprintf(buf, len, "%lds", timeout_ms / 1000);
+	else
+		snprintf(buf, len, "%ldms", timeout_ms);
+}
+
+int luks_wait_device(const char *device, long timeout_ms, char *resolved, size_t resolved_len,
+		     struct err *e)
+{
+	const char *uuid = NULL;
+	long long deadline;
+	char shown[32];
+	bool found = false;
+
+	if (!device || !device[0] || strlen(device) >= PATH_MAX)
+		return err_set(e, CVM_E_UNLOCK, "invalid device name");
+	if (strncmp(device, "UUID=", 5) == 0) {
+		uuid = device + 5;
+		if (!uuid_valid(uuid))
+			return err_set(e, CVM_E_UNLOCK, "invalid UUID in '%.100s': expected "
+				       "letters, digits and '-'", device);
+	}
+	if (timeout_ms < 0)
+		timeout_ms = 0;
+	deadline = now_ms() + timeout_ms;
+	for (;;) {
+		int rc = uuid ? find_by_uuid(uuid, resolved, resolved_len, &found, e)
+			      : find_path(device, resolved, resolved_len, &found, e);
+
+		if (rc)
+			return rc;
+		if (found)
+			return 0;
+		long long left = deadline - now_ms();
+
+		if (left <= 0)
+			break;
+		sleep_ms(left < POLL_INTERVAL_MS ? (long)left : POLL_INTERVAL_MS);
+	}
+	format_timeout(timeout_ms, shown, sizeof(shown));
+	return err_set(e, CVM_E_UNLOCK, "device %s did not appear within %s", device, shown);
+}
+
+static void route_log_line(int level, const char *msg, void *usrptr)
+{
+	size_t n = msg ? strlen(msg) : 0;
+
+	(void)usrptr;
+	if (level == CRYPT_LOG_DEBUG_JSON || n == 0)
+		return;
+	while (n > 0 && msg[n - 1] == '\n')
+		n--;
+	log_debug("libcryptsetup: %.*s", (int)n, msg);
+}
+
+void luks_route_logs(struct crypt_device *cd)
+{
+	crypt_set_log_callback(cd, route_log_line, NULL);
+}
+
+int luks_load(const char *device, struct crypt_device **out, struct err *e)
+{
+	struct crypt_device *cd = NULL;
+	int r;
+
+	*out = NULL;
+	luks_route_logs(NULL);
+	r = crypt_init(&cd, device);
+	if (r < 0)
+		return err_set(e, CVM_E_UNLOCK, "cannot open %s: %s", device, strerror(-r));
+	luks_route_logs(cd);
+	r = crypt_load(cd, CRYPT_LUKS2, NULL);
+	if (r < 0) {
+		bool luks1 = crypt_load(cd, CRYPT_LUKS1, NULL) == 0;
+
+		crypt_free(cd);
+		if (luks1)
+			return err_set(e, CVM_E_UNLOCK, "%s is not a LUKS2 volume (it is LUKS1: "
+				       "convert it with cryptsetup convert --type luks2)", device);
+		if (r == -EINVAL || r == -ENXIO)
+			return err_set(e, CVM_E_UNLOCK, "%s is not a LUKS2 volume", device);
+		return err_set(e, CVM_E_UNLOCK, "%s is not a LUKS2 volume (cannot read its "
+			       "header: %s)", device, strerror(-r));
+	}
+	*out = cd;
+	return 0;
+}
+
+int luks_get_uuid(const char *device, char *uuid, size_t uuid_len, struct err *e)
+{
+	struct crypt_device *cd;
+	const char *u;
+	int rc = 0;
+
+	if (luks_load(device, &cd, e))
+		return e->code;
+	u = crypt_get_uuid(cd);
+	if (!u || !uuid_valid(u) || strlen(u) >= uuid_len)
+		rc = err_set(e, CVM_E_UNLOCK, "%s has no usable LUKS2 UUID", device);
+	else
+		memcpy(uuid, u, strlen(u) + 1);
+	crypt_free(cd);
+	return rc;
+}

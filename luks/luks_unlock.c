@@ -1,1 +1,101 @@
-/* placeholder: being written */
+/* Opening a LUKS2 volume with a fetched key: the keyslot named by the
+ * cvmboot token first, any keyslot after; or only verifying the key. */
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+#include "luks_internal.h"
+
+#define MAPPER_NAME_MAX 128
+
+static bool mapper_name_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n >= MAPPER_NAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= 'A' && *s <= 'Z') || *s == '.' || *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
+
+/* The keyslot the token names, or CRYPT_ANY_SLOT when there is no usable token. */
+static int preferred_keyslot(struct crypt_device *cd)
+{
+	struct luks_token_info info;
+	struct err ignored = { 0 };
+
+	if (luks_find_token(cd, &info, &ignored) != 0) {
+		if (ignored.code)
+			log_debug("not using the cvmboot token: %s", ignored.msg);
+		return CRYPT_ANY_SLOT;
+	}
+	return info.keyslot;
+}
+
+static int activate(struct crypt_device *cd, const char *name, const unsigned char *key,
+		    size_t key_len)
+{
+	int slot = preferred_keyslot(cd), r = -EPERM;
+
+	if (slot != CRYPT_ANY_SLOT) {
+		r = crypt_activate_by_passphrase(cd, name, slot, (const char *)key, key_len, 0);
+		if (r >= 0 || (r != -EPERM && r != -ENOENT))
+			return r;
+		log_debug("the key does not open keyslot %d named by the token; trying the others",
+			  slot);
+	}
+	return crypt_activate_by_passphrase(cd, name, CRYPT_ANY_SLOT, (const char *)key, key_len,
+					    0);
+}
+
+static int activation_error(int r, const char *device, const char *mapper, struct err *e)
+{
+	if (r == -EPERM)
+		return err_set(e, CVM_E_UNLOCK, "key does not open any keyslot of %s", device);
+	if (r == -EEXIST || r == -EBUSY)
+		return err_set(e, CVM_E_UNLOCK, "cannot activate %s: /dev/mapper/%s already "
+			       "exists", device, mapper);
+	if (!mapper)
+		return err_set(e, CVM_E_UNLOCK, "cannot verify the key of %s: %s", device,
+			       strerror(-r));
+	return err_set(e, CVM_E_UNLOCK, "the key opens %s but activating it as %s failed: %s "
+		       "(is dm-crypt available? --no-activate only verifies the key)", device,
+		       mapper, strerror(-r));
+}
+
+int luks_unlock(const char *device, const char *mapper, const unsigned char *key, size_t key_len,
+		bool no_activate, struct err *e)
+{
+	const char *name = no_activate ? NULL : mapper;
+	struct crypt_device *cd;
+	int r;
+
+	if (!key || key_len == 0)
+		return err_set(e, CVM_E_UNLOCK, "empty key for %s", device);
+	if (key_len > LUKS_KEY_MAX)
+		return err_set(e, CVM_E_UNLOCK, "key for %s is longer than %d bytes", device,
+			       LUKS_KEY_MAX);
+	if (name && !mapper_name_valid(name))
+		return err_set(e, CVM_E_UNLOCK, "invalid mapper name '%.100s': use letters, "
+			       "digits, '.', '_' and '-'", name);
+	if (luks_load(device, &cd, e))
+		return e->code;
+	if (name) {
+		crypt_status_info st = crypt_status(cd, name);
+
+		if (st == CRYPT_ACTIVE || st == CRYPT_BUSY) {
+			crypt_free(cd);
+			return err_set(e, CVM_E_UNLOCK, "cannot activate %s: /dev/mapper/%s is "
+				       "already active", device, name);
+		}
+	}
+	r = activate(cd, name, key, key_len);
+	crypt_free(cd);
+	if (r < 0)
+		return activation_error(r, device, name, e);
+	log_debug("%s: keyslot %d %s", device, r, name ? "opened" : "accepts the key");
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* Helpers shared by the luks/ files only: loading a LUKS2 header, routing
+ * libcryptsetup's messages, and finding the cvmboot token of a loaded device. */
+#ifndef CVMBOOT_LUKS_INTERNAL_H
+#define CVMBOOT_LUKS_INTERNAL_H
+
+#include <libcryptsetup.h>
+
+#include "luks.h"
+
+/* Longest token JSON accepted from a header; ours are a few hundred bytes. */
+#define LUKS_TOKEN_JSON_MAX 16384
+
+/* Send libcryptsetup's messages to log_debug (it never logs key material). */
+void luks_route_logs(struct crypt_device *cd);
+
+/* crypt_init + crypt_load(CRYPT_LUKS2). CVM_E_UNLOCK "... is not a LUKS2
+ * volume" for anything else (LUKS1 included). Free with crypt_free. */
+int luks_load(const char *device, struct crypt_device **out, struct err *e);
+
+/* Parse and check token JSON; with cd, the keyslot must also exist. */
+int luks_token_parse(const char *json, struct crypt_device *cd, struct luks_token_info *info,
+		     struct err *e);
+
+/* The first token of type cvmboot: 0 found (and valid), 1 none, else the
+ * error code ("token N: field '...': ..."). */
+int luks_find_token(struct crypt_device *cd, struct luks_token_info *info, struct err *e);
+
+/* A KBS URL as a token may record it: http(s)://, printable ASCII, < 512 bytes. */
+bool luks_token_url_valid(const char *url);
+
+#endif
