@@ -21,6 +21,8 @@ int concat_kdf_sha256(const unsigned char *z, size_t zlen, const char *alg_id,
 		      const unsigned char *apu, size_t apulen,
 		      const unsigned char *apv, size_t apvlen,
 		      unsigned char *out, size_t outlen);
+/* aes_key_unwrap: *outlen is the room in out on entry (at least inlen - 8)
+ * and the unwrapped key length on return. */
 int aes_key_unwrap(const unsigned char *kek, size_t keklen,
 		   const unsigned char *in, size_t inlen,
 		   unsigned char *out, size_t *outlen);
