@@ -1,20 +1,107 @@
-/* PLACEHOLDER until issue 3 lands: the az-tdx-vtpm backend. */
+/* The "az-tdx-vtpm" TEE: an Azure TDX confidential VM seen through its
+ * paravisor's vTPM (HCL report + AK quote + TD quote from the metadata service). */
 #include "tee.h"
 
-#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "az_vtpm.h"
+#include "b64.h"
+
+/* guest-components' az_tdx_vtpm attester writes version 2 (user-data in the
+ * HCL report carries the report data; Trustee checks it from version 2 on).
+ * The shared fixture is an older version 1 sample of the same layout. */
+#define EVIDENCE_VERSION 2
+#define TDQUOTE_PATH "/acc/tdquote"
+#define TD_QUOTE_MAX (64 * 1024)
 
 static int az_tdx_vtpm_detect(const struct config *cfg, char *why, size_t why_len)
 {
-	(void)cfg;
-	snprintf(why, why_len, "az-tdx-vtpm support is not built yet");
+	return az_detect(cfg, AZ_REPORT_TYPE_TDX, why, why_len);
+}
+
+/* base64url, padded or not, bounded. */
+static int decode_b64url(const char *s, unsigned char **out, size_t *out_len)
+{
+	size_t n = strlen(s);
+
+	if (n > TD_QUOTE_MAX * 4 / 3 + 4)
+		return -1;
+	while (n > 0 && s[n - 1] == '=')
+		n--;
+	return b64_decode(s, n, true, out, out_len);
+}
+
+/* POST {"report": base64url(TDREPORT)} to the metadata service's quote
+ * endpoint (az-tdx-vtpm crate src/imds.rs); it answers {"quote": base64url}. */
+static int fetch_td_quote(const struct config *cfg, const struct az_hcl *h, unsigned char **quote,
+			  size_t *quote_len, struct err *e)
+{
+	char *report = az_b64url(h->hw_report, h->hw_report_len);
+	json_t *req = report ? json_pack("{s:s}", "report", report) : NULL;
+	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_t *answer = NULL;
+	const char *b64;
+	int rc;
+
+	free(report);
+	json_decref(req);
+	if (!body)
+		return err_set(e, CVM_E_INTERNAL, "out of memory");
+	rc = az_imds_json(cfg, TDQUOTE_PATH, body, &answer, e);
+	free(body);
+	if (rc)
+		return err_wrap(e, "fetching the TD quote");
+	b64 = json_string_value(json_object_get(answer, "quote"));
+	if (!b64 || decode_b64url(b64, quote, quote_len) || *quote_len < 48) {
+		json_decref(answer);
+		return err_set(e, CVM_E_TEE, "metadata service: no base64url TD quote in \"quote\"");
+	}
+	json_decref(answer);
+	return 0;
+}
+
+static int build_evidence(const struct tpm_quote *q, const unsigned char *hcl, size_t hcl_len,
+			  const unsigned char *td_quote, size_t td_quote_len, json_t **evidence,
+			  struct err *e)
+{
+	json_t *quote = az_quote_json(q);
+	char *hcl_b64 = az_b64url(hcl, hcl_len), *td_b64 = az_b64url(td_quote, td_quote_len);
+
+	*evidence = NULL;
+	if (quote && hcl_b64 && td_b64)
+		*evidence = json_pack("{s:i, s:O, s:s, s:s}", "version", EVIDENCE_VERSION,
+				      "tpm_quote", quote, "hcl_report", hcl_b64, "td_quote", td_b64);
+	json_decref(quote);
+	free(hcl_b64);
+	free(td_b64);
+	if (!*evidence)
+		return err_set(e, CVM_E_INTERNAL, "out of memory");
 	return 0;
 }
 
 static int az_tdx_vtpm_evidence(const struct config *cfg, const unsigned char *rd, size_t len,
-			 json_t **evidence, struct err *e)
+				json_t **evidence, struct err *e)
 {
-	(void)cfg; (void)rd; (void)len; (void)evidence;
-	return err_set(e, CVM_E_TEE, "az-tdx-vtpm evidence is not implemented yet");
+	struct tpm_quote q = { 0 };
+	unsigned char *hcl = NULL, *td_quote = NULL;
+	size_t hcl_len = 0, td_quote_len = 0;
+	struct az_hcl h;
+	int rc;
+
+	rc = az_collect(cfg, AZ_REPORT_TYPE_TDX, rd, len, &hcl, &hcl_len, &q, e);
+	if (!rc)
+		rc = az_hcl_parse(hcl, hcl_len, &h, e);
+	if (!rc)
+		rc = fetch_td_quote(cfg, &h, &td_quote, &td_quote_len, e);
+	if (!rc)
+		rc = build_evidence(&q, hcl, hcl_len, td_quote, td_quote_len, evidence, e);
+	tpm_quote_clear(&q);
+	free(hcl);
+	free(td_quote);
+	if (rc)
+		return err_wrap(e, "az-tdx-vtpm evidence");
+	return 0;
 }
 
 const struct tee_backend tee_az_tdx_vtpm = {
@@ -22,5 +109,5 @@ const struct tee_backend tee_az_tdx_vtpm = {
 	.auto_detect = true,
 	.detect = az_tdx_vtpm_detect,
 	.evidence = az_tdx_vtpm_evidence,
-	.seal = NULL,
+	.seal = tpm_seal_event,
 };
