@@ -4,6 +4,7 @@
 #define CVMBOOT_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -110,8 +111,9 @@ int config_load_file(struct config *c, const char *path, bool must_exist, struct
 int config_apply_cmdline_string(struct config *c, const char *cmdline, struct err *e);
 /* Read the command line from path (default /proc/cmdline) and apply it. */
 int config_apply_cmdline_file(struct config *c, const char *path, struct err *e);
-/* Check cross-field rules (URLs present and well formed, http only if
- * insecure_http, resources complete, ...). */
+/* Check cross-field rules (URLs well formed, http only if insecure_http,
+ * resources complete, ...). Whether a URL is needed at all is up to the
+ * command: check n_urls > 0 there. */
 int config_validate(const struct config *c, struct err *e);
 
 /* Helpers shared with the cmdline parser and tests. */
@@ -119,5 +121,18 @@ int config_parse_duration_ms(const char *s, long *out);   /* "5s", "500ms", "2m"
 int config_parse_key_alg(const char *s, enum key_alg *out);
 const char *config_key_alg_name(enum key_alg a);
 struct resource_cfg *config_find_resource(struct config *c, const char *name);
+int config_parse_bool(const char *s, bool *out);                 /* true/false/yes/no/1/0 */
+int config_parse_failure_policy(const char *s, enum failure_policy *out);
+int config_check_tee_name(const char *s);                        /* "auto" or a known TEE */
+/* Names of resources, files in the secrets dir and mapper devices:
+ * [A-Za-z0-9._-]+, shorter than max, not "." or "..". 0 if valid. */
+int config_check_name(const char *s, size_t max);
+int config_check_resource_path(const char *s);                   /* REPO/TYPE/TAG */
+/* http(s)://host[:port][/path], no credentials/query/fragment; *is_http set. */
+int config_check_url(const char *url, bool *is_http, struct err *e);
+/* Add a resource named name (file resource: file = name, mode 0400) or
+ * return the existing one; NULL (and e set) if the name is invalid or the
+ * table is full. */
+struct resource_cfg *config_add_resource(struct config *c, const char *name, struct err *e);
 
 #endif

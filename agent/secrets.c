@@ -1,1 +1,227 @@
-/* placeholder: being written */
+/* Secret files: a 0700 directory on tmpfs/ramfs owned by us, and files
+ * written atomically (private temp file, fsync, chmod, rename). */
+#include "secrets.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#define SECRET_NAME_MAX 200 /* leaves room for the temp name's prefix and suffix */
+
+/* Create one directory level; 1 if created, 0 if it existed, -1 on error. */
+static int make_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) == 0)
+		return 1;
+	return errno == EEXIST ? 0 : -1;
+}
+
+int secrets_mkdir_p(const char *dir, mode_t mode, bool *created, struct err *e)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(dir);
+	int rc;
+
+	if (len == 0 || len >= sizeof(path))
+		return err_set(e, CVM_E_SECRETS, "bad directory path '%.80s'", dir);
+	memcpy(path, dir, len + 1);
+	while (len > 1 && path[len - 1] == '/')
+		path[--len] = '\0';
+	/* Parents first (0755), each may already exist. */
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		rc = make_dir(path, 0755);
+		*p = '/';
+		if (rc < 0)
+			return err_set(e, CVM_E_SECRETS, "cannot create directory %.*s: %s",
+				       (int)(p - path), path, strerror(errno));
+	}
+	rc = make_dir(path, mode);
+	if (rc < 0)
+		return err_set(e, CVM_E_SECRETS, "cannot create directory %s: %s", path, strerror(errno));
+	if (created)
+		*created = rc == 1;
+	return 0;
+}
+
+static bool on_memory_fs(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0)
+		return false;
+	return sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
+}
+
+int secrets_prepare_dir(const char *dir, bool allow_non_tmpfs, struct err *e)
+{
+	struct stat st;
+	bool created = false;
+	int fd, rc = 0;
+
+	if (dir[0] != '/')
+		return err_set(e, CVM_E_SECRETS, "secrets directory '%.80s' is not an absolute path", dir);
+	if (secrets_mkdir_p(dir, 0700, &created, e))
+		return e->code;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, CVM_E_SECRETS, "%s: cannot open directory%s: %s", dir,
+			       errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory)" : "",
+			       strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		rc = err_set(e, CVM_E_SECRETS, "%s: %s", dir, strerror(errno));
+	} else if (st.st_uid != geteuid()) {
+		rc = err_set(e, CVM_E_SECRETS, "%s: owned by uid %u, not by us (uid %u)", dir,
+			     (unsigned)st.st_uid, (unsigned)geteuid());
+	} else if ((st.st_mode & 07777) != 0700) {
+		if (created && fchmod(fd, 0700) == 0)
+			rc = 0;
+		else
+			rc = err_set(e, CVM_E_SECRETS, "%s: mode %04o, expected 0700", dir,
+				     (unsigned)(st.st_mode & 07777));
+	}
+	if (!rc && !on_memory_fs(fd)) {
+		if (!allow_non_tmpfs)
+			rc = err_set(e, CVM_E_SECRETS,
+				     "%s: not on tmpfs or ramfs; refusing to store secrets on a disk", dir);
+	}
+	close(fd);
+	return rc;
+}
+
+/* A plain file name: no '/', not "." or "..", no control characters. */
+static int check_file_name(const char *name, struct err *e)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > SECRET_NAME_MAX || !strcmp(name, ".") || !strcmp(name, "..") ||
+	    strchr(name, '/'))
+		return err_set(e, CVM_E_SECRETS, "bad file name '%.80s'", name);
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return err_set(e, CVM_E_SECRETS, "bad file name (control character)");
+	return 0;
+}
+
+static int write_all(int fd, const unsigned char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Create ".NAME.XXXXXXXX.tmp" in dirfd exclusively, mode 0600. */
+static int create_temp(int dirfd, const char *name, char *tmp, size_t tmp_size)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		unsigned int rnd = 0;
+		int fd;
+
+		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+			rnd = (unsigned)getpid() * 2654435761u + (unsigned)tries;
+		snprintf(tmp, tmp_size, ".%s.%08x.tmp", name, rnd);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
+/* Write name in dirfd atomically: the final name holds the old content or the
+ * complete new one, never a part. */
+static int write_atomic_at(int dirfd, const char *shown_dir, const char *name,
+			   const unsigned char *data, size_t len, mode_t mode, struct err *e)
+{
+	char tmp[SECRET_NAME_MAX + 32];
+	int fd, saved;
+	const char *step;
+
+	fd = create_temp(dirfd, name, tmp, sizeof(tmp));
+	if (fd < 0)
+		return err_set(e, CVM_E_SECRETS, "%s/%s: cannot create temporary file: %s", shown_dir,
+			       name, strerror(errno));
+	if (write_all(fd, data, len) < 0)
+		step = "write";
+	else if (fchmod(fd, mode) < 0)
+		step = "chmod";
+	else if (fsync(fd) < 0)
+		step = "fsync";
+	else
+		step = NULL;
+	saved = errno;
+	if (close(fd) < 0 && !step) {
+		step = "close";
+		saved = errno;
+	}
+	if (!step && renameat(dirfd, tmp, dirfd, name) < 0) {
+		step = "rename";
+		saved = errno;
+	}
+	if (step) {
+		unlinkat(dirfd, tmp, 0);
+		return err_set(e, CVM_E_SECRETS, "%s/%s: %s failed: %s", shown_dir, name, step,
+			       strerror(saved));
+	}
+	fsync(dirfd); /* the rename itself; a no-op on tmpfs */
+	return 0;
+}
+
+static int write_in_dir(const char *dir, const char *name, const unsigned char *data, size_t len,
+			mode_t mode, struct err *e)
+{
+	int dirfd, rc;
+
+	if (check_file_name(name, e))
+		return e->code;
+	if (mode & ~(mode_t)0777)
+		return err_set(e, CVM_E_SECRETS, "%s: bad mode %o", name, (unsigned)mode);
+	if (!data && len)
+		return err_set(e, CVM_E_INTERNAL, "%s: no data", name);
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd < 0)
+		return err_set(e, CVM_E_SECRETS, "%s: cannot open directory: %s", dir, strerror(errno));
+	rc = write_atomic_at(dirfd, dir, name, data ? data : (const unsigned char *)"", len, mode, e);
+	close(dirfd);
+	return rc;
+}
+
+int secrets_write(const char *dir, const char *name, const unsigned char *data, size_t len,
+		  mode_t mode, struct err *e)
+{
+	return write_in_dir(dir, name, data, len, mode, e);
+}
+
+int secrets_write_path(const char *path, const unsigned char *data, size_t len, mode_t mode,
+		       struct err *e)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t dir_len;
+
+	if (!slash)
+		return write_in_dir(".", path, data, len, mode, e);
+	dir_len = slash == path ? 1 : (size_t)(slash - path);
+	if (dir_len >= sizeof(dir))
+		return err_set(e, CVM_E_SECRETS, "path too long");
+	memcpy(dir, path, dir_len);
+	dir[dir_len] = '\0';
+	return write_in_dir(dir, slash + 1, data, len, mode, e);
+}
