@@ -138,7 +138,10 @@ int luks_token_parse(const char *json, struct crypt_device *cd, struct luks_toke
 	if (len > LUKS_TOKEN_JSON_MAX)
 		return err_set(e, CVM_E_UNLOCK, "token JSON larger than %d bytes",
 			       LUKS_TOKEN_JSON_MAX);
-	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	/* Any value and NULs in strings decode, so the checks below can name
+	 * the field that is wrong. */
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
+			  &jerr);
 	if (!root)
 		return err_set(e, CVM_E_UNLOCK, "token is not valid JSON: %.200s", jerr.text);
 	if (!json_is_object(root)) {
