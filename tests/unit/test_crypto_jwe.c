@@ -257,9 +257,13 @@ static void kbs_concat_kdf(const unsigned char *z, size_t zlen, const unsigned c
 	BE32((unsigned)strlen(alg));
 	memcpy(buf + n, alg, strlen(alg)); n += strlen(alg);
 	BE32((unsigned)apulen);
-	memcpy(buf + n, apu, apulen); n += apulen;
+	if (apulen)
+		memcpy(buf + n, apu, apulen);
+	n += apulen;
 	BE32((unsigned)apvlen);
-	memcpy(buf + n, apv, apvlen); n += apvlen;
+	if (apvlen)
+		memcpy(buf + n, apv, apvlen);
+	n += apvlen;
 	BE32(256u);
 #undef BE32
 	EVP_Digest(buf, n, kek, NULL, EVP_sha256(), NULL);
