@@ -1,0 +1,184 @@
+/* Unit tests for agent/retry.c: ceilings double up to the cap without
+ * overflow, full jitter stays in [0, ceiling] and varies, the budget ends
+ * the retries, Retry-After in both forms. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "retry.h"
+
+static int failures;
+
+#define CHECK(cond, ...) do { \
+	if (!(cond)) { \
+		failures++; \
+		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+		fprintf(stderr, __VA_ARGS__); \
+		fputc('\n', stderr); \
+	} \
+} while (0)
+
+static void test_ceilings(void)
+{
+	struct retry r;
+	static const long want[] = { 500, 1000, 2000, 4000, 8000, 10000, 10000, 10000 };
+
+	retry_init(&r, 500, 10000, 120000);
+	for (int i = 0; i < 8; i++)
+		CHECK(retry_ceiling_ms(&r, i) == want[i], "attempt %d: %ld", i, retry_ceiling_ms(&r, i));
+	/* Far attempts and huge values never overflow. */
+	CHECK(retry_ceiling_ms(&r, 1000) == 10000, "attempt 1000");
+	CHECK(retry_ceiling_ms(&r, INT_MAX) == 10000, "attempt INT_MAX");
+	CHECK(retry_ceiling_ms(&r, -3) == 500, "negative attempt");
+	retry_init(&r, LONG_MAX / 3, LONG_MAX, 1000);
+	CHECK(retry_ceiling_ms(&r, 70) == LONG_MAX, "huge base: %ld", retry_ceiling_ms(&r, 70));
+	CHECK(retry_ceiling_ms(&r, 1) == LONG_MAX / 3 * 2, "huge base doubled once");
+	/* A cap below the base wins. */
+	retry_init(&r, 500, 100, 1000);
+	CHECK(retry_ceiling_ms(&r, 0) == 100, "cap < base");
+}
+
+static void test_jitter(void)
+{
+	struct retry r;
+	long min = LONG_MAX, max = -1, counts[4] = { 0 };
+	int distinct_first = 0;
+	long first = -1;
+
+	/* Many draws at one ceiling: all within [0, 1000], spread over the range. */
+	retry_init(&r, 1000, 1000, 1000000);
+	for (int i = 0; i < 20000; i++) {
+		long d = retry_next_delay_ms(&r, -1);
+
+		CHECK(d >= 0 && d <= 1000, "draw %d = %ld", i, d);
+		if (d < min)
+			min = d;
+		if (d > max)
+			max = d;
+		counts[d * 4 / 1001]++;
+	}
+	CHECK(min < 20 && max > 980, "range poorly covered: %ld..%ld", min, max);
+	for (int q = 0; q < 4; q++)
+		CHECK(counts[q] > 4000 && counts[q] < 6000, "quarter %d has %ld of 20000", q, counts[q]);
+	CHECK(r.attempt == 20000, "attempt counter %d", r.attempt);
+
+	/* Each delay respects the growing ceiling. */
+	retry_init(&r, 100, 1600, 1000000);
+	for (int i = 0; i < 10; i++) {
+		long ceiling = retry_ceiling_ms(&r, r.attempt), d = retry_next_delay_ms(&r, -1);
+
+		CHECK(d >= 0 && d <= ceiling, "attempt %d: %ld > %ld", i, d, ceiling);
+	}
+
+	/* Two schedules are not the same sequence (seeded from the kernel). */
+	for (int i = 0; i < 8; i++) {
+		retry_init(&r, 1000000, 1000000, 100000000);
+		long d = retry_next_delay_ms(&r, -1);
+
+		if (d != first)
+			distinct_first++;
+		first = d;
+	}
+	CHECK(distinct_first >= 7, "first delays repeat across schedules (%d distinct)", distinct_first);
+}
+
+static void test_budget(void)
+{
+	struct retry r;
+	long d;
+
+	/* No budget: no retry at all. */
+	retry_init(&r, 500, 10000, 0);
+	CHECK(retry_remaining_ms(&r) == 0, "remaining %ld", retry_remaining_ms(&r));
+	CHECK(retry_next_delay_ms(&r, -1) == -1, "budget 0 must give -1");
+	CHECK(retry_next_delay_ms(&r, 0) == -1, "budget 0 with Retry-After must give -1");
+
+	/* Budget spent (start moved into the past): -1. */
+	retry_init(&r, 500, 10000, 5000);
+	CHECK(retry_remaining_ms(&r) > 4900 && retry_remaining_ms(&r) <= 5000, "fresh %ld",
+	      retry_remaining_ms(&r));
+	r.start_ms -= 6000;
+	CHECK(retry_remaining_ms(&r) == 0 && retry_next_delay_ms(&r, -1) == -1, "spent budget");
+
+	/* Delays are clamped to what is left. */
+	retry_init(&r, 100000, 100000, 1000);
+	for (int i = 0; i < 50; i++) {
+		d = retry_next_delay_ms(&r, -1);
+		CHECK(d >= 0 && d <= 1000, "clamped jitter %ld", d);
+	}
+	retry_init(&r, 100, 1000, 3000);
+	r.start_ms -= 2500;
+	d = retry_next_delay_ms(&r, 60000);
+	CHECK(d >= 400 && d <= 500, "Retry-After capped to the budget left: %ld", d);
+
+	/* Retry-After below the remaining budget is used as given, beyond the cap. */
+	retry_init(&r, 100, 1000, 100000);
+	CHECK(retry_next_delay_ms(&r, 7000) == 7000, "Retry-After 7s");
+	CHECK(retry_next_delay_ms(&r, 0) == 0, "Retry-After 0");
+	CHECK(r.attempt == 2, "attempts counted with Retry-After too");
+
+	/* Real time passes on the monotonic clock. */
+	retry_init(&r, 1, 1, 1000);
+	sleep_ms(30);
+	CHECK(retry_remaining_ms(&r) <= 970, "remaining after 30ms: %ld", retry_remaining_ms(&r));
+	{
+		long long t0 = monotonic_ms();
+
+		sleep_ms(20);
+		CHECK(monotonic_ms() - t0 >= 20, "sleep_ms(20) slept %lld", monotonic_ms() - t0);
+	}
+}
+
+static void test_retry_after(void)
+{
+	const long long now = 784111777; /* Sun, 06 Nov 1994 08:49:37 GMT */
+
+	CHECK(retry_after_parse_ms("120", now) == 120000, "delta 120");
+	CHECK(retry_after_parse_ms("0", now) == 0, "delta 0");
+	CHECK(retry_after_parse_ms("  5 \r\n", now) == 5000, "blanks around");
+	CHECK(retry_after_parse_ms("99999999999999999999999", now) == 7L * 24 * 3600 * 1000,
+	      "huge delta saturates at a week");
+	CHECK(retry_after_parse_ms("Sun, 06 Nov 1994 08:49:37 GMT", now) == 0, "date = now");
+	CHECK(retry_after_parse_ms("Sun, 06 Nov 1994 08:50:07 GMT", now) == 30000, "date +30s");
+	CHECK(retry_after_parse_ms("Mon, 07 Nov 1994 08:49:37 GMT", now) == 86400000L, "date +1d");
+	CHECK(retry_after_parse_ms("Sat, 05 Nov 1994 08:49:37 GMT", now) == 0, "past date");
+	CHECK(retry_after_parse_ms("Thu, 01 Jan 2026 00:00:00 GMT", 1767225600 - 3) == 3000,
+	      "2026 date: %ld", retry_after_parse_ms("Thu, 01 Jan 2026 00:00:00 GMT", 1767225600 - 3));
+	CHECK(retry_after_parse_ms("Fri, 31 Dec 9999 23:59:59 GMT", now) == 7L * 24 * 3600 * 1000,
+	      "far date saturates");
+	/* Invalid forms. */
+	static const char *const bad[] = {
+		"", " ", "-5", "1.5", "5s", "0x10", "soon",
+		"Sunday, 06-Nov-94 08:49:37 GMT",        /* RFC 850: not IMF-fixdate */
+		"Sun Nov  6 08:49:37 1994",              /* asctime */
+		"Sun, 06 Nov 1994 08:49:37 UTC",
+		"Sun, 6 Nov 1994 08:49:37 GMT",
+		"Sun, 06 Nov 94 08:49:37 GMT",
+		"Sun, 06 Foo 1994 08:49:37 GMT",
+		"Sun, 32 Nov 1994 08:49:37 GMT",
+		"Sun, 31 Nov 1994 08:49:37 GMT",
+		"Sun, 06 Nov 1994 24:00:00 GMT",
+		"Sun, 06 Nov 1994 08:60:00 GMT",
+		"Xyz, 06 Nov 1994 08:49:37 GMT",
+		"Sun, 06 Nov 1994 08:49:37 GMTx",
+		"Sun, 06 Nov 1969 08:49:37 GMT",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(retry_after_parse_ms(bad[i], now) == -1, "'%s' accepted", bad[i]);
+	CHECK(retry_after_parse_ms(NULL, now) == -1, "NULL");
+}
+
+int main(void)
+{
+	test_ceilings();
+	test_jitter();
+	test_budget();
+	test_retry_after();
+	if (failures) {
+		fprintf(stderr, "%d check(s) failed\n", failures);
+		return 1;
+	}
+	printf("all retry checks passed\n");
+	return 0;
+}
