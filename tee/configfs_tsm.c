@@ -27,8 +27,10 @@ int tee_read_bounded(const char *path, size_t max, unsigned char **buf, size_t *
 		*missing = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno == ENOENT && missing)
+		if (errno == ENOENT && missing) {
 			*missing = 1;
+			return CVM_E_TEE; /* e untouched: the caller decides */
+		}
 		return err_set(e, CVM_E_TEE, "cannot open %s: %s", path, strerror(errno));
 	}
 	b = malloc(cap + 1);
@@ -188,11 +190,13 @@ static int read_blob(const char *dir, const char *name, size_t max, bool optiona
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (tee_read_bounded(path, max, buf, len, &missing, e)) {
-		if (optional && missing) {
+		if (missing && optional) {
 			*buf = NULL;
 			*len = 0;
 			return 0;
 		}
+		if (missing)
+			return err_set(e, CVM_E_TEE, "configfs-tsm: %s is missing", path);
 		return err_wrap(e, "configfs-tsm");
 	}
 	if (*len == 0 && optional) {

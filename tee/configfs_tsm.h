@@ -37,8 +37,9 @@ void tsm_result_free(struct tsm_result *r);
 int tsm_probe_provider(const char *root, char *provider, size_t len, struct err *e);
 
 /* Read a whole file of at most max bytes (regular files, sysfs/configfs
- * attributes); *buf is malloc'ed (NUL-terminated beyond *len). A missing
- * file is CVM_E_TEE with errno ENOENT kept in *missing (may be NULL). */
+ * attributes); *buf is malloc'ed (NUL-terminated beyond *len). With
+ * missing non-NULL, an absent file sets *missing = 1 and returns CVM_E_TEE
+ * leaving e untouched (the caller decides whether that is an error). */
 int tee_read_bounded(const char *path, size_t max, unsigned char **buf, size_t *len,
 		     int *missing, struct err *e);
 

@@ -123,3 +123,6 @@ def ccel_trimmed(data):
             alg = struct.unpack_from("<H", data, off)[0]
             off += 2 + DIGEST_SIZES[alg]
         off += 4 + struct.unpack_from("<I", data, off)[0]
+
+
+PROVIDERS_BY_MODE = {"snp": "sev_guest", "tdx": "tdx_guest"}
