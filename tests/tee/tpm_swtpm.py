@@ -7,7 +7,9 @@ tpm2-tools against it; .stop() ends it. Used by the tests in tests/tee/.
 import os
 import random
 import socket
+import struct
 import subprocess
+import sys
 import time
 
 
@@ -111,3 +113,65 @@ class Swtpm:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+# ---- helpers shared by the tests in tests/tee/{tpm,az,seal}_*.py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "fixtures")
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise CheckFailed(msg)
+
+
+def run_driver(driver, tee, command, arg=None, options=(), timeout=60):
+    """tests/tee/tpm_driver TEE COMMAND [ARG] OPTIONS -> (rc, stdout, stderr)."""
+    args = [driver, tee, command] + ([arg] if arg is not None else []) + list(options)
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def write_tools_pcrs(path, pcrs):
+    """24 SHA-256 PCR values in tpm2-tools' serialized PCR file format (what
+    tpm2_quote -o writes and tpm2_checkquote -f reads): a TPML_PCR_SELECTION as a
+    little-endian C struct, a u32 count of TPML_DIGESTs, then the TPML_DIGESTs (u32
+    count + 8 TPM2B_DIGEST slots of u16 size + 64 bytes)."""
+    sel = struct.pack("<I", 1) + struct.pack("<HB4sx", 0x000B, 3, b"\xff\xff\xff\x00")
+    sel += bytes(8 * 15)
+    out = sel + struct.pack("<I", 3)
+    for group in range(3):
+        out += struct.pack("<I", 8)
+        for value in pcrs[8 * group:8 * group + 8]:
+            out += struct.pack("<H", 32) + value + bytes(32)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+def tpm2_checkquote(workdir, ak_pem, message, signature, pcrs, nonce_hex):
+    """Independent check with tpm2-tools: rc 0 if the quote verifies."""
+    paths = {}
+    for name, data in (("msg", message), ("sig", signature)):
+        paths[name] = os.path.join(workdir, "cq." + name)
+        with open(paths[name], "wb") as f:
+            f.write(data)
+    paths["pcrs"] = os.path.join(workdir, "cq.pcrs")
+    write_tools_pcrs(paths["pcrs"], pcrs)
+    r = subprocess.run(["tpm2_checkquote", "-u", ak_pem, "-m", paths["msg"], "-s", paths["sig"],
+                        "-f", paths["pcrs"], "-g", "sha256", "-q", nonce_hex],
+                       capture_output=True, text=True)
+    return r.returncode
+
+
+def verifier_module(name):
+    """Import tests/kbs/verifiers/<name>.py the way the test KBS does."""
+    import importlib
+    kbs_dir = os.path.join(HERE, "..", "kbs")
+    if kbs_dir not in sys.path:
+        sys.path.insert(0, kbs_dir)
+    return importlib.import_module("verifiers." + name)
