@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "log.h"
+#include "snp_report.h"
 #include "tee.h"
 
 static int parse_hex(const char *hex, unsigned char *out, size_t max, size_t *len)
@@ -44,11 +45,14 @@ int cmd_evidence(struct config *cfg, int argc, char **argv)
 	static const struct option options[] = {
 		{ "tee", required_argument, NULL, 't' },
 		{ "report-data", required_argument, NULL, 'r' },
+		{ "report", required_argument, NULL, 'R' },
+		{ "certs", required_argument, NULL, 'C' },
 		{ 0 },
 	};
 	/* Default report data: the 48 zero bytes of an all-zero digest. */
 	unsigned char report_data[TEE_REPORT_DATA_MAX] = { 0 };
 	size_t report_data_len = 48;
+	const char *report_path = NULL, *certs_path = NULL;
 	const struct tee_backend *tee;
 	json_t *evidence = NULL;
 	struct err e = { 0 };
@@ -65,15 +69,33 @@ int cmd_evidence(struct config *cfg, int argc, char **argv)
 				return CVM_E_USAGE;
 			}
 			break;
+		case 'R':
+			report_path = optarg;
+			break;
+		case 'C':
+			certs_path = optarg;
+			break;
 		default:
 			return CVM_E_USAGE;
 		}
 	}
-	if (optind != argc) {
-		log_error("usage: cvmboot evidence [--tee T] [--report-data HEX]");
+	if (optind != argc || (certs_path && !report_path)) {
+		log_error("usage: cvmboot evidence [--tee T] [--report-data HEX] "
+			  "[--report FILE [--certs FILE]]");
 		return CVM_E_USAGE;
 	}
-	if (tee_select(cfg, &tee, &e) || tee->evidence(cfg, report_data, report_data_len, &evidence, &e)) {
+	if (report_path) {
+		/* A saved binary report: only SNP reports are converted. */
+		if (strcmp(cfg->tee, "snp") != 0) {
+			log_error("--report needs --tee snp (only SNP reports are converted)");
+			return CVM_E_USAGE;
+		}
+		if (snp_evidence_from_files(report_path, certs_path, &evidence, &e)) {
+			log_error("evidence: %s", e.msg);
+			return e.code;
+		}
+	} else if (tee_select(cfg, &tee, &e) ||
+		   tee->evidence(cfg, report_data, report_data_len, &evidence, &e)) {
 		log_error("evidence: %s", e.msg);
 		return e.code;
 	}
