@@ -184,8 +184,10 @@ static int write_atomic_at(int dirfd, const char *shown_dir, const char *name,
 	return 0;
 }
 
-static int write_in_dir(const char *dir, const char *name, const unsigned char *data, size_t len,
-			mode_t mode, struct err *e)
+/* nofollow: refuse a directory that is a symlink (the secrets directory);
+ * an operator's own output path may go through one. */
+static int write_in_dir(const char *dir, bool nofollow, const char *name, const unsigned char *data,
+			size_t len, mode_t mode, struct err *e)
 {
 	int dirfd, rc;
 
@@ -195,7 +197,7 @@ static int write_in_dir(const char *dir, const char *name, const unsigned char *
 		return err_set(e, CVM_E_SECRETS, "%s: bad mode %o", name, (unsigned)mode);
 	if (!data && len)
 		return err_set(e, CVM_E_INTERNAL, "%s: no data", name);
-	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
 	if (dirfd < 0)
 		return err_set(e, CVM_E_SECRETS, "%s: cannot open directory: %s", dir, strerror(errno));
 	rc = write_atomic_at(dirfd, dir, name, data ? data : (const unsigned char *)"", len, mode, e);
@@ -206,7 +208,7 @@ static int write_in_dir(const char *dir, const char *name, const unsigned char *
 int secrets_write(const char *dir, const char *name, const unsigned char *data, size_t len,
 		  mode_t mode, struct err *e)
 {
-	return write_in_dir(dir, name, data, len, mode, e);
+	return write_in_dir(dir, true, name, data, len, mode, e);
 }
 
 int secrets_write_path(const char *path, const unsigned char *data, size_t len, mode_t mode,
@@ -217,11 +219,11 @@ int secrets_write_path(const char *path, const unsigned char *data, size_t len, 
 	size_t dir_len;
 
 	if (!slash)
-		return write_in_dir(".", path, data, len, mode, e);
+		return write_in_dir(".", false, path, data, len, mode, e);
 	dir_len = slash == path ? 1 : (size_t)(slash - path);
 	if (dir_len >= sizeof(dir))
 		return err_set(e, CVM_E_SECRETS, "path too long");
 	memcpy(dir, path, dir_len);
 	dir[dir_len] = '\0';
-	return write_in_dir(dir, slash + 1, data, len, mode, e);
+	return write_in_dir(dir, false, slash + 1, data, len, mode, e);
 }

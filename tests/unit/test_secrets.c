@@ -310,6 +310,11 @@ static void test_write_path(const char *base)
 	      CVM_E_SECRETS, "missing parent");
 	CHECK(secrets_write_path(join(base, ""), (const unsigned char *)"z", 1, 0600, &e) == CVM_E_SECRETS,
 	      "directory path");
+	/* The operator's output directory may be reached through a symlink. */
+	CHECK(symlink(base, join(base, "via")) == 0, "symlink");
+	CHECK(secrets_write_path(join(base, "via/through.out"), (const unsigned char *)"s", 1, 0600, &e) == 0,
+	      "through a directory symlink: %s", e.msg);
+	CHECK(!strcmp(read_file(join(base, "through.out")), "s"), "content through symlink");
 }
 
 int main(void)
