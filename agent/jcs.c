@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JCS_MAX_DEPTH 64
+#define JCS_MAX_DEPTH 256
 #define JCS_MAX_OUTPUT ((size_t)16 * 1024 * 1024)
 /* Integers above 2^53 are not exact IEEE doubles: JCS would print them
  * differently from the integer, so they are refused. */

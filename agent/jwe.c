@@ -173,30 +173,36 @@ static void pkey_ctx_cleanup(EVP_PKEY_CTX **c) { EVP_PKEY_CTX_free(*c); }
 #define _cleanup_pkey_ __attribute__((cleanup(pkey_cleanup)))
 #define _cleanup_pkey_ctx_ __attribute__((cleanup(pkey_ctx_cleanup)))
 
-/* Decode the base64url string member `name` of obj (where says which JSON
- * object, for messages). Absent and required, or not a string: error. */
+/* Decode the base64url string member `name` of obj; `where` names the
+ * object in messages ("" for the JWE itself, "epk ", ...). A missing member
+ * is an error only if required (null counts as missing). */
 static int b64url_member(const json_t *obj, const char *where, const char *name, bool required,
 			 size_t maxlen, unsigned char **out, size_t *outlen, struct err *e)
 {
 	const json_t *v = json_object_get(obj, name);
+	size_t len;
 
 	*out = NULL;
 	*outlen = 0;
-	if (!v || (json_is_null(v) && !required)) {
+	if (!v || json_is_null(v)) {
 		if (required)
-			return err_set(e, CVM_E_PROTOCOL, "JWE: %s member \"%s\" is missing", where, name);
+			return err_set(e, CVM_E_PROTOCOL, "JWE: %smember \"%s\" is missing", where, name);
 		return 0;
 	}
 	if (!json_is_string(v))
-		return err_set(e, CVM_E_PROTOCOL, "JWE: %s member \"%s\" is not a string", where, name);
-	if (json_string_length(v) > maxlen / 3 * 4 + 4 ||
-	    b64_decode(json_string_value(v), json_string_length(v), true, out, outlen) < 0)
-		return err_set(e, CVM_E_PROTOCOL, "JWE: %s member \"%s\" is not valid base64url%s",
-			       where, name, json_string_length(v) > maxlen / 3 * 4 + 4 ? " (too long)" : "");
+		return err_set(e, CVM_E_PROTOCOL, "JWE: %smember \"%s\" is not a string", where, name);
+	len = json_string_length(v);
+	if (len > maxlen / 3 * 4 + 4)
+		return err_set(e, CVM_E_PROTOCOL, "JWE: %smember \"%s\" is too long (%zu characters)",
+			       where, name, len);
+	if (b64_decode(json_string_value(v), len, true, out, outlen) < 0)
+		return err_set(e, CVM_E_PROTOCOL, "JWE: %smember \"%s\" is not valid base64url",
+			       where, name);
 	if (*outlen > maxlen) {
 		free(*out);
 		*out = NULL;
-		return err_set(e, CVM_E_PROTOCOL, "JWE: %s member \"%s\" is too long", where, name);
+		return err_set(e, CVM_E_PROTOCOL, "JWE: %smember \"%s\" is too long (%zu bytes)",
+			       where, name, *outlen);
 	}
 	return 0;
 }
@@ -271,19 +277,19 @@ static int epk_load(const json_t *hdr, const struct curve *cv, EVP_PKEY **out, s
 	if (!json_is_object(epk))
 		return err_set(e, CVM_E_PROTOCOL, "JWE: epk is not a JSON object");
 	kty = json_object_get(epk, "kty");
-	if (!json_is_string(kty) || strcmp(json_string_value(kty), "EC") != 0)
-		return err_set(e, CVM_E_PROTOCOL, "JWE: epk kty is %s%s%s, expected \"EC\"",
-			       json_is_string(kty) ? "\"" : "",
-			       json_is_string(kty) ? json_string_value(kty) : "missing or not a string",
-			       json_is_string(kty) ? "\"" : "");
+	if (!json_is_string(kty))
+		return err_set(e, CVM_E_PROTOCOL, "JWE: epk kty is missing or not a string");
+	if (strcmp(json_string_value(kty), "EC") != 0)
+		return err_set(e, CVM_E_PROTOCOL, "JWE: epk kty \"%.64s\" is not \"EC\"",
+			       json_string_value(kty));
 	crv = json_object_get(epk, "crv");
 	if (!json_is_string(crv))
 		return err_set(e, CVM_E_PROTOCOL, "JWE: epk crv is missing or not a string");
 	if (strcmp(json_string_value(crv), cv->jwk_name) != 0)
 		return err_set(e, CVM_E_PROTOCOL, "JWE: epk curve %.64s does not match our key (%s)",
 			       json_string_value(crv), cv->jwk_name);
-	if (b64url_member(epk, "epk", "x", true, 1024, &x, &xlen, e) ||
-	    b64url_member(epk, "epk", "y", true, 1024, &y, &ylen, e))
+	if (b64url_member(epk, "epk ", "x", true, 1024, &x, &xlen, e) ||
+	    b64url_member(epk, "epk ", "y", true, 1024, &y, &ylen, e))
 		return e->code;
 	if (xlen != cv->field_bytes || ylen != cv->field_bytes)
 		return err_set(e, CVM_E_PROTOCOL, "JWE: epk %s is %zu bytes, expected %zu for %s",
@@ -353,8 +359,8 @@ static int cek_ecdh_es_a256kw(const json_t *hdr, EVP_PKEY *key, const unsigned c
 	if (eklen != JWE_WRAPPED_CEK_BYTES)
 		return err_set(e, CVM_E_PROTOCOL, "JWE: encrypted_key is %zu bytes, expected %d for %s",
 			       eklen, JWE_WRAPPED_CEK_BYTES, alg);
-	if (b64url_member(hdr, "protected header", "apu", false, JWE_MAX_PARTY_INFO, &apu, &apulen, e) ||
-	    b64url_member(hdr, "protected header", "apv", false, JWE_MAX_PARTY_INFO, &apv, &apvlen, e))
+	if (b64url_member(hdr, "protected header ", "apu", false, JWE_MAX_PARTY_INFO, &apu, &apulen, e) ||
+	    b64url_member(hdr, "protected header ", "apv", false, JWE_MAX_PARTY_INFO, &apv, &apvlen, e))
 		return e->code;
 	if (epk_load(hdr, cv, &peer, e) || ecdh_derive(key, peer, &z, e))
 		return e->code;
@@ -413,7 +419,7 @@ static json_t *protected_header(const json_t *jwe, const char **alg, struct err 
 	const char *enc;
 	size_t len;
 
-	if (b64url_member(jwe, "JWE", "protected", true, JWE_MAX_HEADER, &raw, &len, e))
+	if (b64url_member(jwe, "", "protected", true, JWE_MAX_HEADER, &raw, &len, e))
 		return NULL;
 	hdr = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(hdr)) {
@@ -459,12 +465,12 @@ static unsigned char *content_aad(const json_t *jwe, size_t *len, struct err *e)
 
 	if (aad && !json_is_null(aad)) {
 		if (!json_is_string(aad)) {
-			err_set(e, CVM_E_PROTOCOL, "JWE: JWE member \"aad\" is not a string");
+			err_set(e, CVM_E_PROTOCOL, "JWE: member \"aad\" is not a string");
 			return NULL;
 		}
 		alen = json_string_length(aad);
 		if (b64_decode(json_string_value(aad), alen, true, &check, len) < 0) {
-			err_set(e, CVM_E_PROTOCOL, "JWE: JWE member \"aad\" is not valid base64url");
+			err_set(e, CVM_E_PROTOCOL, "JWE: member \"aad\" is not valid base64url");
 			return NULL;
 		}
 		free(check);
@@ -518,10 +524,10 @@ static int decrypt_parsed(const json_t *jwe, EVP_PKEY *key, struct secret *plain
 	hdr = protected_header(jwe, &alg, e);
 	if (!hdr)
 		return e->code;
-	if (b64url_member(jwe, "JWE", "encrypted_key", true, 4096, &ek, &eklen, e) ||
-	    b64url_member(jwe, "JWE", "iv", true, 64, &iv, &ivlen, e) ||
-	    b64url_member(jwe, "JWE", "ciphertext", true, JWE_MAX_INPUT, &ct, &ctlen, e) ||
-	    b64url_member(jwe, "JWE", "tag", true, 64, &tag, &taglen, e))
+	if (b64url_member(jwe, "", "encrypted_key", true, 4096, &ek, &eklen, e) ||
+	    b64url_member(jwe, "", "iv", true, 64, &iv, &ivlen, e) ||
+	    b64url_member(jwe, "", "ciphertext", true, JWE_MAX_INPUT, &ct, &ctlen, e) ||
+	    b64url_member(jwe, "", "tag", true, 64, &tag, &taglen, e))
 		return e->code;
 	if (ivlen != JWE_IV_BYTES)
 		return err_set(e, CVM_E_PROTOCOL, "JWE: iv is %zu bytes, expected %d", ivlen, JWE_IV_BYTES);

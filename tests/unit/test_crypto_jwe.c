@@ -406,6 +406,8 @@ static void expect_error(const char *what, const json_t *jwe, EVP_PKEY *key, con
 	CHECK(rc == CVM_E_PROTOCOL && e.code == CVM_E_PROTOCOL, "%s: rc %d code %d (%s)", what, rc, e.code, e.msg);
 	CHECK(strstr(e.msg, want) != NULL, "%s: message \"%s\" does not mention \"%s\"", what, e.msg, want);
 	CHECK(plain.data == NULL && plain.len == 0, "%s: output not cleared", what);
+	if (getenv("TEST_VERBOSE"))
+		printf("%-32s -> %s\n", what, e.msg);
 	secret_clear(&plain);
 }
 
@@ -638,7 +640,7 @@ static void test_negative_ec(EVP_PKEY *p256, EVP_PKEY *p521, EVP_PKEY *rsa)
 	epk = json_object_get(hdr, "epk");
 	json_object_set_new(epk, "kty", json_string("OKP"));
 	edit_header(jwe, "epk", json_incref(epk));
-	expect_error("epk kty OKP", jwe, p256, "epk kty is \"OKP\"");
+	expect_error("epk kty OKP", jwe, p256, "epk kty \"OKP\" is not \"EC\"");
 	json_object_del(epk, "kty");
 	edit_header(jwe, "epk", json_incref(epk));
 	expect_error("epk without kty", jwe, p256, "epk kty");
