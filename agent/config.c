@@ -781,27 +781,33 @@ static int read_physical_line(struct parse_ctx *ctx, size_t limit)
 }
 
 /* inih reader: one physical line per call, checked for length, with leading
- * blanks removed (so an indented line is never taken as a continuation). */
+ * blanks removed (so an indented line is never taken as a continuation).
+ * Comments may be as long as CONFIG_LINE_MAX; other lines must fit inih's
+ * buffer (num - 3 bytes), else they would be cut. */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct parse_ctx *ctx = stream;
-	size_t limit = CONFIG_LINE_MAX;
+	size_t limit = (size_t)num - 3;
 	char *line;
 
 	if (ctx->failed || num < 4)
 		return NULL;
-	if ((size_t)num - 3 < limit)
-		limit = (size_t)num - 3;
-	if (read_physical_line(ctx, limit) <= 0)
+	if (read_physical_line(ctx, CONFIG_LINE_MAX) <= 0)
 		return NULL;
 	line = ctx->buf;
 	if (ctx->line == 1 && !strncmp(line, "\xEF\xBB\xBF", 3))
 		line += 3;
 	line += strspn(line, " \t");
+	if (*line == ';' || *line == '#')
+		return strcpy(str, ";");
+	if (strlen(line) > limit) {
+		err_set(ctx->e, CVM_E_CONFIG, "line too long (at most %zu bytes)", limit);
+		fail_at(ctx, ctx->line, NULL, NULL);
+		return NULL;
+	}
 	if (*line == '[' && !check_section_header(ctx, strcpy(str, line)))
 		return NULL;
-	strcpy(str, line);
-	return str;
+	return strcpy(str, line);
 }
 
 static const struct key_def *find_key(const char *section, const char *key)

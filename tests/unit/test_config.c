@@ -341,7 +341,7 @@ static void test_too_many_resources(void)
 
 static void test_long_lines(void)
 {
-	char content[4096], value[2100];
+	char content[8192], value[2100];
 	struct config c;
 	struct err e = { 0 };
 	const char *path;
@@ -365,6 +365,17 @@ static void test_long_lines(void)
 	value[60] = '\0';
 	snprintf(content, sizeof(content), "[workload]\npublish = [%s]:80:80\n", value);
 	expect_error(content, ":2: [workload] publish: value too long (68 bytes, at most 63)");
+	/* Long comments are fine (up to 1024 bytes); longer ones are not. */
+	memset(value, 'e', 1000);
+	value[1000] = '\0';
+	snprintf(content, sizeof(content), "# %s\n[tee]\n  ; %s\ntype = sample\n", value, value);
+	path = write_conf("longcomment.conf", content);
+	config_defaults(&c);
+	CHECK(config_load_file(&c, path, true, &e) == 0 && !strcmp(c.tee, "sample"), "long comments: %s", e.msg);
+	memset(value, 'e', 1100);
+	value[1100] = '\0';
+	snprintf(content, sizeof(content), "[tee]\n# %s\n", value);
+	expect_error(content, ":2: line too long (at most 1024 bytes)");
 	/* A long line that fits is fine, also with CRLF endings and no final newline. */
 	memset(value, 'd', 150);
 	value[150] = '\0';
