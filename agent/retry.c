@@ -69,7 +69,7 @@ long retry_ceiling_ms(const struct retry *r, int attempt)
 {
 	long ceiling = r->base_ms;
 
-	if (attempt < 0)
+	if (attempt < 0 || ceiling <= 0)
 		attempt = 0;
 	/* Double until the cap; stop before an overflow could happen. */
 	for (int i = 0; i < attempt && ceiling < r->cap_ms; i++) {

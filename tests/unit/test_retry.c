@@ -34,6 +34,9 @@ static void test_ceilings(void)
 	retry_init(&r, LONG_MAX / 3, LONG_MAX, 1000);
 	CHECK(retry_ceiling_ms(&r, 70) == LONG_MAX, "huge base: %ld", retry_ceiling_ms(&r, 70));
 	CHECK(retry_ceiling_ms(&r, 1) == LONG_MAX / 3 * 2, "huge base doubled once");
+	/* A zero base stays zero, at once. */
+	retry_init(&r, 0, 1000, 1000);
+	CHECK(retry_ceiling_ms(&r, INT_MAX) == 0, "zero base");
 	/* A cap below the base wins. */
 	retry_init(&r, 500, 100, 1000);
 	CHECK(retry_ceiling_ms(&r, 0) == 100, "cap < base");
