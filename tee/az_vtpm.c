@@ -94,7 +94,7 @@ int az_detect(const struct config *cfg, uint32_t want_type, char *why, size_t wh
 	else if (!exists)
 		snprintf(why, why_len, "TPM has no HCL report (NV index 0x%08x): not an Azure CVM",
 			 AZ_HCL_REPORT_NV);
-	else if (read_hcl(t, AZ_HCL_FIXED_LEN, &buf, &len, &e) || az_hcl_parse(buf, len, &h, &e))
+	else if (read_hcl(t, AZ_HCL_MAX_LEN, &buf, &len, &e) || az_hcl_parse(buf, len, &h, &e))
 		snprintf(why, why_len, "NV index 0x%08x: %s", AZ_HCL_REPORT_NV, e.msg);
 	else if (h.report_type != want_type)
 		snprintf(why, why_len, "Azure HCL report is for %s, not %s", type_name(h.report_type),
