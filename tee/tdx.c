@@ -2,14 +2,19 @@
  * firmware's CC event log (ACPI CCEL), as Trustee's tdx verifier reads them. */
 #include "tee.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "b64.h"
 #include "configfs_tsm.h"
+#include "tdx_rtmr.h"
 
 #define TDX_GUEST_DEV "/dev/tdx_guest"
 #define TDX_QUOTE_MAX (64 * 1024)
@@ -242,10 +247,64 @@ static int tdx_evidence(const struct config *cfg, const unsigned char *report_da
 	return *evidence ? 0 : err_set(e, CVM_E_INTERNAL, "out of memory");
 }
 
+int tdx_rtmr_for_pcr(int pcr)
+{
+	if (pcr == 1 || pcr == 7)
+		return 0;
+	if (pcr >= 2 && pcr <= 6)
+		return 1;
+	if (pcr >= 8 && pcr <= 15)
+		return 2;
+	return 3;
+}
+
+int tdx_rtmr_extend_event(const char *dir, int rtmr, const unsigned char *event, size_t len,
+			  struct err *e)
+{
+	unsigned char digest[48];
+	unsigned int digest_len = 0;
+	char path[4096];
+	ssize_t w;
+	int fd;
+
+	if (rtmr < 0 || rtmr > 3)
+		return err_set(e, CVM_E_INTERNAL, "RTMR index %d is not 0..3", rtmr);
+	if (EVP_Digest(event, len, digest, &digest_len, EVP_sha384(), NULL) != 1 || digest_len != 48)
+		return err_set(e, CVM_E_INTERNAL, "SHA-384 failed");
+	snprintf(path, sizeof(path), "%s/rtmr%d:sha384", dir, rtmr);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, CVM_E_TEE, "cannot extend RTMR%d: %s: %s%s", rtmr, path, strerror(errno),
+			       errno == ENOENT ? " (needs Linux 6.16+; set seal_pcr = -1 to boot without sealing)" : "");
+	do
+		w = write(fd, digest, sizeof(digest));
+	while (w < 0 && errno == EINTR);
+	if (w != (ssize_t)sizeof(digest)) {
+		int saved = w < 0 ? errno : EIO;
+
+		close(fd);
+		return err_set(e, CVM_E_TEE, "cannot extend RTMR%d: %s: %s", rtmr, path, strerror(saved));
+	}
+	if (close(fd) < 0)
+		return err_set(e, CVM_E_TEE, "cannot extend RTMR%d: %s: %s", rtmr, path, strerror(errno));
+	return 0;
+}
+
+static int tdx_seal(const struct config *cfg, const unsigned char *event, size_t event_len,
+		    char *what, size_t what_len, struct err *e)
+{
+	int rtmr = tdx_rtmr_for_pcr(cfg->seal_pcr);
+
+	if (tdx_rtmr_extend_event(TDX_MEASUREMENTS_DIR, rtmr, event, event_len, e))
+		return e->code;
+	snprintf(what, what_len, "RTMR%d (for PCR %d) with SHA-384 of the event", rtmr, cfg->seal_pcr);
+	return 0;
+}
+
 const struct tee_backend tee_tdx = {
 	.name = "tdx",
 	.auto_detect = true,
 	.detect = tdx_detect,
 	.evidence = tdx_evidence,
-	.seal = NULL, /* see the README: no RTMR extend yet */
+	.seal = tdx_seal,
 };
