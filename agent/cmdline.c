@@ -100,7 +100,7 @@ static int apply_url(struct config *c, const char *val, bool *urls_replaced, str
 		return err_set(e, CVM_E_CONFIG, PREFIX_DOT "url: too many URLs (at most %d)", CFG_MAX_URLS);
 	if (copy_value("url", c->urls[c->n_urls], sizeof(c->urls[0]), val, e))
 		return e->code;
-	c->n_urls++;
+	config_trim_url(c->urls[c->n_urls++]);
 	return 0;
 }
 

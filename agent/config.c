@@ -311,6 +311,17 @@ int config_check_url(const char *url, bool *is_http, struct err *e)
 	return 0;
 }
 
+/* "https://kbs/" and "https://kbs" are the same base URL: paths are appended. */
+void config_trim_url(char *url)
+{
+	size_t len = strlen(url);
+	const char *host = strstr(url, "://");
+	size_t min = host ? (size_t)(host - url) + 3 : 0;
+
+	while (len > min && url[len - 1] == '/')
+		url[--len] = '\0';
+}
+
 /* ------------------------------------------------------------------ */
 /* Resources                                                          */
 
@@ -530,7 +541,10 @@ static int set_url(struct config *c, const struct key_def *k, const char *v, boo
 	(void)k;
 	if (config_check_url(v, &is_http, e))
 		return e->code;
-	return append_item(c->urls[0], sizeof(c->urls[0]), CFG_MAX_URLS, &c->n_urls, v, first, e);
+	if (append_item(c->urls[0], sizeof(c->urls[0]), CFG_MAX_URLS, &c->n_urls, v, first, e))
+		return e->code;
+	config_trim_url(c->urls[c->n_urls - 1]);
+	return 0;
 }
 
 static int set_http_url(struct config *c, const struct key_def *k, const char *v, bool first,

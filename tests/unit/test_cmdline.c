@@ -73,7 +73,7 @@ static void test_overrides(void)
 	config_defaults(&c);
 	strcpy(c.urls[c.n_urls++], "https://from-file");
 	memset(&e, 0, sizeof(e));
-	CHECK(config_apply_cmdline_string(&c, "rd.cvmboot.url=https://a:1 x=y rd.cvmboot.url=https://b",
+	CHECK(config_apply_cmdline_string(&c, "rd.cvmboot.url=https://a:1 x=y rd.cvmboot.url=https://b/",
 					  &e) == 0, "urls: %s", e.msg);
 	CHECK(c.n_urls == 2 && !strcmp(c.urls[0], "https://a:1") && !strcmp(c.urls[1], "https://b"),
 	      "url list %d", c.n_urls);

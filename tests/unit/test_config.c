@@ -424,6 +424,10 @@ static void test_files(void)
 	p = write_conf("indent.conf", "[kbs]\nurl = https://a\n  url = https://b\n");
 	CHECK(config_load_file(&c, p, true, &e) == 0 && c.n_urls == 2 && !strcmp(c.urls[0], "https://a"),
 	      "indented: %s", e.msg);
+	/* Trailing slashes of a base URL go (paths are appended to it). */
+	p = write_conf("slash.conf", "[kbs]\nurl = https://a:1/\nurl = https://b/base//\n");
+	CHECK(config_load_file(&c, p, true, &e) == 0 && c.n_urls == 2 && !strcmp(c.urls[0], "https://a:1") &&
+	      !strcmp(c.urls[1], "https://b/base"), "trailing slash: %s %s", c.urls[0], c.urls[1]);
 	/* A later file's url list replaces the earlier one. */
 	p = write_conf("second.conf", "[kbs]\nurl = https://c\n");
 	CHECK(config_load_file(&c, p, true, &e) == 0 && c.n_urls == 1 && !strcmp(c.urls[0], "https://c"),
