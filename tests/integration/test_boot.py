@@ -270,6 +270,7 @@ def fault_expire_after_attest_reattests_once(env):
     first_401 = [e for e in kbs.requests() if e["status"] == 401]
     check(len(first_401) == 1 and first_401[0]["problem"] == "TokenNotFound",
           "want one 401 TokenNotFound, got %r" % first_401)
+    check_one_connection(kbs)
 
 
 # ------------------------------------------------------------ failures that must end right
@@ -438,6 +439,88 @@ def wrong_ca_fails_tls(env):
     check(res.rc == 6, "TLS verification failure should end as network error 6\n%r" % res)
     check(not [e for e in kbs.requests()], "requests got through an unverified TLS connection")
     check_bounded(res, 3.0)
+
+
+# ------------------------------------------------------------ command line and other commands
+
+@case
+def cmdline_disabled_exits_11(env):
+    data, sections = standard_resources(env)
+    kbs = env.start_kbs()
+    res = env.run(["boot"], env.config([kbs.url], kbs.ca, resources=sections),
+                  cmdline="quiet rd.cvmboot=0 root=/dev/vda1")
+    check(res.rc == 11, "rd.cvmboot=0 must end with 11 (disabled)\n%r" % res)
+    check(kbs.requests() == [], "the agent talked to the KBS although disabled")
+
+
+@case
+def cmdline_url_and_resource_override(env):
+    data, sections = standard_resources(env)
+    kbs = env.start_kbs()
+    dead = "https://127.0.0.1:%d" % free_port()
+    extra = env.random_secret("default/extra/item", b"EXTRA-")
+    res = env.run(["boot"], env.config([dead], kbs.ca, resources=sections),
+                  cmdline="ro rd.cvmboot.url=%s rd.cvmboot.resource.extra=default/extra/item"
+                  % kbs.url)
+    check_ok_status(env, kbs, res, list(sections) + ["extra"])
+    env.check_secret_file("extra", extra, 0o400)
+    check_one_connection(kbs)
+
+
+@case
+def cmdline_refuses_insecure_http(env):
+    data, sections = standard_resources(env)
+    kbs = env.start_kbs(http=True)
+    res = env.run(["boot"], env.config([kbs.url], resources=sections),
+                  cmdline="rd.cvmboot.insecure_http=1")
+    check(res.rc == 3, "insecure_http from the command line must be refused (3)\n%r" % res)
+    check(kbs.requests() == [], "the agent talked to an http:// KBS")
+
+
+@case
+def get_resource_to_file(env):
+    secret = env.random_secret("default/workload/tls.key", b"TLSKEY-")
+    kbs = env.start_kbs()
+    out = os.path.join(env.private_dir, "fetched.key")
+    res = env.run(["get-resource", "default/workload/tls.key", "-o", out],
+                  env.config([kbs.url], kbs.ca, key_algorithm="ec-p521"))
+    check(res.rc == 0, "get-resource failed\n%r" % res)
+    st = os.lstat(out)
+    check(stat.S_IMODE(st.st_mode) == 0o600, "output mode %o, want 600" % stat.S_IMODE(st.st_mode))
+    with open(out, "rb") as f:
+        check(f.read() == secret, "fetched content differs")
+    check(endpoints(kbs) == ["auth", "attest", "resource"], "sequence %r" % endpoints(kbs))
+
+
+@case
+def fault_delay_within_timeout_ok(env):
+    kbs, res, data, sections = simple_boot(env, ["delay=attest:700", "delay=resource:300"])
+    check_ok_status(env, kbs, res, list(sections))
+    check_files(env, data)
+    check(endpoints(kbs).count("attest") == 1, "a slow but timely answer was retried")
+    check_one_connection(kbs)
+
+
+@case
+def harness_detects_leaks(env):
+    """The leak check itself must be able to fail (guards every other case)."""
+    from common import CheckFailed, Result
+    secret = env.random_secret("default/x/y", b"LEAK-")
+    for text in (secret.decode(), secret.hex(), "x " + __import__("base64").b64encode(
+            secret).decode().rstrip("=") + " y"):
+        try:
+            env.check_no_leak(Result(0, "", text, 0.0))
+        except CheckFailed:
+            continue
+        raise AssertionError("leak in stderr not detected: %r" % text)
+    os.makedirs(env.run_dir, exist_ok=True)
+    with open(os.path.join(env.run_dir, "status.json"), "wb") as f:
+        f.write(b"..." + secret.hex().encode())
+    try:
+        env.check_no_leak(Result(0, "", "", 0.0))
+    except CheckFailed:
+        return
+    raise AssertionError("leak in a run_dir file not detected")
 
 
 if __name__ == "__main__":
