@@ -58,8 +58,10 @@ def check_structure(ev, fixture, extra_key):
             check(padded_b64url(e[key]), "%s is not padded base64url" % key)
 
 
-def provision(tmp, kind):
-    tpm = Swtpm(tmp)
+def provision(tmp, kind, tpm=None):
+    """swtpm with the paravisor's AK and HCL report, the simulated paravisor in front
+    of it, and the stub metadata service. -> (tpm, sim, imds, fixture)"""
+    tpm = tpm or Swtpm(tmp)
     ak_pem = tpm.provision_ak(AZ_AK)
     with open(ak_pem, "rb") as f:
         ak = serialization.load_pem_public_key(f.read()).public_numbers()
