@@ -1,0 +1,99 @@
+#!/bin/bash
+# dracut module 90cvmboot: puts the cvmboot agent, its configuration, the KBS
+# CA bundle, cvmboot.service and its generator into the initramfs.
+# Environment overrides (for image builders and tests):
+#   CVMBOOT_BIN      agent binary to install (default: cvmboot on PATH)
+#   CVMBOOT_CONF     configuration to install as /etc/cvmboot/cvmboot.conf
+#   CVMBOOT_CA_FILE  file to install at the path named by [kbs] ca_file
+
+cvmboot_conf_src() {
+    echo "${CVMBOOT_CONF:-$dracutsysrootdir/etc/cvmboot/cvmboot.conf}"
+}
+
+cvmboot_bin_src() {
+    local b
+    if [[ -n ${CVMBOOT_BIN:-} ]]; then
+        echo "$CVMBOOT_BIN"
+        return 0
+    fi
+    for b in "$dracutsysrootdir"/usr/bin/cvmboot "$dracutsysrootdir"/usr/local/bin/cvmboot \
+        "$dracutsysrootdir"/usr/sbin/cvmboot; do
+        [[ -x $b ]] && { echo "$b"; return 0; }
+    done
+    command -v cvmboot
+}
+
+# shellcheck source=cvmboot-conf.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cvmboot-conf.sh"
+
+# called by dracut
+check() {
+    [[ -x $(cvmboot_bin_src) ]] || return 1
+    # include by default only when this system is configured for cvmboot
+    [[ -f $(cvmboot_conf_src) ]] && return 0
+    return 255
+}
+
+# called by dracut
+depends() {
+    local tee
+    tee=$(cvmboot_ini_get "$(cvmboot_conf_src)" tee type)
+    case $tee in
+        tpm | az-*) echo systemd network crypt tpm2-tss ;;
+        *) echo systemd network crypt ;;
+    esac
+    return 0
+}
+
+# called by dracut
+installkernel() {
+    local m
+    # the TEE guest drivers, vTPM and virtio; each one may be missing from
+    # this kernel (older kernels have no tdx-guest, for example)
+    for m in dm_crypt sev-guest tdx-guest tsm tpm_tis tpm_crb virtio_net virtio_blk \
+        virtio_pci virtio_scsi virtio_console; do
+        hostonly='' instmods "$m" 2> /dev/null || :
+    done
+    return 0
+}
+
+# called by dracut
+install() {
+    local bin conf ca
+    bin=$(cvmboot_bin_src)
+    conf=$(cvmboot_conf_src)
+
+    inst_binary "$bin" /usr/bin/cvmboot || return 1
+    if [[ -f $conf ]]; then
+        inst_simple "$conf" /etc/cvmboot/cvmboot.conf
+        ca=$(cvmboot_ini_get "$conf" kbs ca_file)
+        if [[ -n $ca ]]; then
+            if [[ -n ${CVMBOOT_CA_FILE:-} ]]; then
+                inst_simple "$CVMBOOT_CA_FILE" "$ca"
+            elif [[ -f $dracutsysrootdir$ca ]]; then
+                inst_simple "$dracutsysrootdir$ca" "$ca"
+            else
+                derror "cvmboot: [kbs] ca_file $ca not found: TLS to the KBS will fail"
+                return 1
+            fi
+        fi
+    else
+        dwarn "cvmboot: no $conf; the agent needs rd.cvmboot.* on the kernel command line"
+    fi
+
+    inst_simple "$moddir/cvmboot-conf.sh" /usr/lib/cvmboot/cvmboot-conf.sh
+    inst_script "$moddir/cvmboot-generator" "$systemdutildir/system-generators/cvmboot-generator"
+    inst_simple "$moddir/cvmboot.service" "$systemdsystemunitdir/cvmboot.service"
+    inst_hook cmdline 90 "$moddir/cvmboot-cmdline.sh"
+    if dracut_module_included "systemd-networkd"; then
+        inst_simple "$moddir/99-cvmboot-default.network" \
+            /etc/systemd/network/99-cvmboot-default.network
+    fi
+    # libcurl's CA store fallback and name resolution
+    inst_multiple -o /etc/ssl/certs/ca-certificates.crt /etc/nsswitch.conf \
+        /etc/host.conf /etc/hosts
+    inst_libdir_file "libnss_files.so.*" "libnss_dns.so.*"
+
+    $SYSTEMCTL -q --root "$initdir" enable cvmboot.service
+    return 0
+}

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# The VM test suite: boots a Debian guest (QEMU TCG) whose LUKS2 root is
+# unlocked by cvmboot in a dracut initramfs after attesting to the test KBS,
+# then checks the workload container got its mTLS files; plus negative boots
+# (attestation refused, KBS unreachable, wrong key, emergency path).
+# Builds everything it needs. Ends with "vm: N passed, M failed".
+# Environment: CVMBOOT_VM_SCENARIOS (default "ok deny unreachable wrongkey
+#   emergency"), CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_KEEP=1 keeps the
+#   work directory, CVMBOOT_VM_BUILD (default build-vm).
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$src"
+build=${CVMBOOT_VM_BUILD:-$src/build-vm}
+scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency}
+ok_boots=${CVMBOOT_VM_OK_BOOTS:-3}
+suite_t0=$(date +%s)
+
+work=$(mktemp -d /tmp/cvmboot-vm.XXXXXX)
+kbs_pid= front_pid=
+cleanup() {
+  kbs_stop
+  if [ "${CVMBOOT_VM_KEEP:-0}" = 1 ]; then
+    echo "vm: work directory kept: $work" >&2
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+. "$src/tests/vm/lib.sh"
+
+passed=0 failed=0
+pass() { passed=$((passed + 1)); printf 'ok   %s\n' "$*"; }
+fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$*"; }
+# check DESCRIPTION COMMAND...: one assertion.
+check() {
+  local what=$1
+  shift
+  if "$@" > /dev/null 2>&1; then pass "$what"; else fail "$what"; fi
+}
+console_has() { grep -E -q -- "$2" "$work/$1.console"; }
+console_lacks() { ! grep -E -q -- "$2" "$work/$1.console"; }
+console_lacks_fixed() { ! grep -F -q -- "$2" "$work/$1.console"; }
+# kbs_served NAME PATH: the KBS answered 200 for PATH in run NAME.
+kbs_served() {
+  /usr/bin/python3 - "$work/$1.kbs/requests.jsonl" "$2" <<'EOF'
+import json, sys
+path, want = sys.argv[1], sys.argv[2]
+ok = any(r.get("path") == want and r.get("status") == 200
+         for r in map(json.loads, open(path)))
+sys.exit(0 if ok else 1)
+EOF
+}
+kbs_served_no_resource() {
+  /usr/bin/python3 - "$work/$1.kbs/requests.jsonl" <<'EOF2'
+import json, sys
+bad = [r for r in map(json.loads, open(sys.argv[1]))
+       if r.get("path", "").startswith("/kbs/v0/resource/") and r.get("status") == 200]
+sys.exit(1 if bad else 0)
+EOF2
+}
+wall_le() { [ "$(cat "$work/$1.wall")" -le $(($2 * 1000)) ]; }
+not_timed_out() { [ ! -e "$work/$1.timedout" ]; }
+
+# ---------------------------------------------------------------- build
+vm_log "installing dependencies, building the agent"
+scripts/install-deps.sh --vm
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" > "$work/meson.log" 2>&1 || { cat "$work/meson.log"; exit 1; }
+fi
+ninja -C "$build" cvmboot > "$work/ninja.log" 2>&1 || { cat "$work/ninja.log"; exit 1; }
+kver=$(find /boot -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' | sed 's/^vmlinuz-//' | sort -V | tail -n1)
+[ -n "$kver" ] && [ -d "/lib/modules/$kver" ] || { vm_log "no kernel in /boot"; exit 1; }
+
+t=$(date +%s)
+rootfs=$(tests/vm/build-rootfs.sh)
+vm_log "root file system: $rootfs ($(($(date +%s) - t)) s)"
+tests/vm/make-image.sh "$rootfs/bin/busybox" "$work/image.tar"
+
+make_tls_front "$work/front"
+make_resources "$work/resources"
+head -c 32 /dev/urandom | base64 > "$work/passphrase"
+
+t=$(date +%s)
+mkdir -p "$work/stage"
+luks_uuid=$(cat /proc/sys/kernel/random/uuid)
+write_guest_conf "$work/guest.conf" "$luks_uuid"
+stage_rootfs "$work/stage" "$work/guest.conf" "$work/image.tar"
+make_root_image "$work/root.img" "$work/stage" "$work/passphrase" "$luks_uuid"
+rm -rf "$work/stage"
+"$build/cvmboot" --config "$work/guest.conf" --cmdline /dev/null enroll "$work/root.img" \
+  --resource default/luks/root --generate-key "$work/resources/default/luks/root" \
+  --passphrase-file "$work/passphrase" > "$work/enroll.log" 2>&1 || { cat "$work/enroll.log"; exit 1; }
+[ "$(cryptsetup luksUUID "$work/root.img")" = "$luks_uuid" ] || { vm_log "LUKS UUID not kept"; exit 1; }
+vm_log "root image: $(du -h --apparent-size "$work/root.img" | cut -f1), LUKS2 $luks_uuid ($(($(date +%s) - t)) s)"
+
+# ---------------------------------------------------------------- initramfs
+make_dracut_base "$work/dracut-base"
+base_modules="base systemd systemd-initrd dracut-systemd systemd-udevd crypt dm rootfs-block udev-rules"
+t=$(date +%s)
+build_initrd "$work/initrd.img" "$base_modules cvmboot systemd-networkd"
+vm_log "initramfs with cvmboot built in $(($(date +%s) - t)) s"
+lsinitrd "$work/initrd.img" > "$work/initrd.list" 2>/dev/null || true
+lsinitrd_has() { grep -q -- "$1" "$work/initrd.list"; }
+check "initramfs holds the agent" lsinitrd_has "usr/bin/cvmboot"
+check "initramfs holds cvmboot.service" lsinitrd_has "cvmboot.service"
+check "initramfs holds the generator" lsinitrd_has "system-generators/cvmboot-generator"
+check "initramfs holds the KBS CA" lsinitrd_has "etc/cvmboot/kbs-ca.pem"
+size_with=$(stat -c %s "$work/initrd.img")
+if [ "${CVMBOOT_VM_SIZES:-1}" = 1 ]; then
+  build_initrd "$work/initrd-base.img" "$base_modules"
+  size_without=$(stat -c %s "$work/initrd-base.img")
+  rm -f "$work/initrd-base.img"
+  echo "initramfs size (zstd): without cvmboot $((size_without / 1024)) KiB," \
+    "with cvmboot (+ systemd-networkd, dbus) $((size_with / 1024)) KiB," \
+    "difference $(((size_with - size_without) / 1024)) KiB"
+fi
+
+# ---------------------------------------------------------------- scenarios
+cert_sha=$(sha256sum "$work/resources/default/workload/tls.crt" | cut -d' ' -f1)
+luks_key_hex=$(od -An -v -tx1 "$work/resources/default/luks/root" | tr -d ' \n')
+luks_key_b64=$(base64 -w0 "$work/resources/default/luks/root")
+# secrets that must never reach the console: the volume key in hex and
+# base64, every base64 line of the workload's private key, the passphrase
+no_secret_on_console() {
+  local name=$1 l
+  console_lacks_fixed "$name" "$luks_key_hex" || return 1
+  console_lacks_fixed "$name" "$luks_key_b64" || return 1
+  console_lacks_fixed "$name" "$(cat "$work/passphrase")" || return 1
+  while IFS= read -r l; do
+    case $l in -----*|'') continue ;; esac
+    console_lacks_fixed "$name" "$l" || return 1
+  done < "$work/resources/default/workload/tls.key"
+}
+
+ok_names=()
+scenario_ok() {
+  local i name
+  for i in $(seq "$ok_boots"); do
+    name=ok$i
+    kbs_start "$name"
+    vm_boot "$name" 240 kbs ""
+    kbs_stop
+    ok_names+=("$name")
+    vm_log "boot $name: $(cat "$work/$name.wall") ms"
+    check "$name: boot finished (no timeout)" not_timed_out "$name"
+    check "$name: cvmboot attested to the KBS" console_has "$name" "cvmboot: attested to https://10.0.2.100"
+    check "$name: KBS accepted the attestation" kbs_served "$name" /kbs/v0/attest
+    check "$name: KBS served the LUKS key" kbs_served "$name" /kbs/v0/resource/default/luks/root
+    check "$name: KBS served tls.crt" kbs_served "$name" /kbs/v0/resource/default/workload/tls.crt
+    check "$name: KBS served tls.key" kbs_served "$name" /kbs/v0/resource/default/workload/tls.key
+    check "$name: cvmboot unlocked the root volume" console_has "$name" "cvmboot: unlocked .*\\(root\\)"
+    check "$name: switch-root into the real root" console_has "$name" "Welcome to Debian GNU/Linux [0-9]+ \\(bookworm\\)"
+    check "$name: root is a dm-crypt LUKS2 mapping" console_has "$name" "VMTEST root-dm-uuid=CRYPT-LUKS2-${luks_uuid//-/}-root"
+    check "$name: root mounted from /dev/mapper/root" console_has "$name" "VMTEST root-source=/dev/mapper/root"
+    check "$name: /run/cvmboot survived switch-root on tmpfs" console_has "$name" "VMTEST run-fstype=tmpfs"
+    check "$name: status.json says ok in the real root" console_has "$name" "VMTEST status-result=ok"
+    check "$name: secrets staged" console_has "$name" "VMTEST secrets=ca.crt tls.crt tls.key"
+    check "$name: workload read the certificate the KBS served" \
+      console_has "$name" "CVMBOOT-WORKLOAD-UP cert-sha256=$cert_sha key-bytes=[1-9][0-9]* env=from-config"
+    check "$name: no secret on the console" no_secret_on_console "$name"
+  done
+}
+
+# common assertions of a boot that must fail closed
+failed_closed() {
+  local name=$1 budget_s=$2
+  check "$name: VM ended on its own within ${budget_s} s" not_timed_out "$name"
+  check "$name: VM ended within the budget" wall_le "$name" "$budget_s"
+  check "$name: root never unlocked" console_lacks "$name" "cvmboot: unlocked"
+  check "$name: no switch-root" console_lacks "$name" "Welcome to Debian GNU/Linux [0-9]+ \\(bookworm\\)"
+  check "$name: no workload" console_lacks "$name" "CVMBOOT-WORKLOAD-UP"
+  check "$name: no shell offered" console_lacks "$name" "Entering emergency mode|Give root password|Press Enter for maintenance"
+  check "$name: powered off" console_has "$name" "reboot: Power down"
+  check "$name: no secret on the console" no_secret_on_console "$name"
+}
+
+scenario_deny() {
+  kbs_start deny --fault deny-attest
+  vm_boot deny 200 kbs "rd.cvmboot.on_failure=poweroff"
+  kbs_stop
+  failed_closed deny 150
+  check "deny: cvmboot reports the refusal" console_has deny "boot failed \\(refused\\)"
+  check "deny: the KBS served no resource" kbs_served_no_resource deny
+}
+
+scenario_unreachable() {
+  vm_boot unreachable 200 none "rd.cvmboot.on_failure=poweroff"
+  failed_closed unreachable 150
+  check "unreachable: cvmboot gives up on the network" console_has unreachable "boot failed \\(network\\)"
+}
+
+scenario_wrongkey() {
+  mkdir -p "$work/wrong-resources"
+  cp -a "$work/resources/." "$work/wrong-resources/"
+  head -c 32 /dev/urandom > "$work/wrong-resources/default/luks/root"
+  KBS_RESOURCES=$work/wrong-resources kbs_start wrongkey
+  vm_boot wrongkey 200 kbs "rd.cvmboot.on_failure=poweroff"
+  kbs_stop
+  failed_closed wrongkey 150
+  check "wrongkey: KBS served the (wrong) key" kbs_served wrongkey /kbs/v0/resource/default/luks/root
+  check "wrongkey: clear unlock error on the console" console_has wrongkey "boot failed \\(unlock\\)"
+  wrong_hex=$(od -An -v -tx1 "$work/wrong-resources/default/luks/root" | tr -d ' \n')
+  check "wrongkey: the wrong key is not on the console" console_lacks_fixed wrongkey "$wrong_hex"
+}
+
+scenario_emergency() {
+  # default policy: emergency target; with rd.shell=0 dracut offers no
+  # shell and rd.emergency=poweroff ends the VM
+  kbs_start emergency --fault deny-attest
+  vm_boot emergency 200 kbs "rd.cvmboot.on_failure=emergency"
+  kbs_stop
+  failed_closed emergency 150
+  check "emergency: the emergency target was reached" console_has emergency "Emergency Mode|emergency"
+}
+
+for s in $scenarios; do
+  vm_log "scenario $s"
+  "scenario_$s"
+done
+
+if [ ${#ok_names[@]} -gt 0 ]; then
+  echo
+  timeline "${ok_names[@]}"
+fi
+echo
+echo "VM suite wall time: $(($(date +%s) - suite_t0)) s"
+echo "vm: $passed passed, $failed failed"
+[ "$failed" = 0 ]
