@@ -6,7 +6,10 @@
 import base64
 import json
 import os
+import random
 import shutil
+import struct
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -123,6 +126,26 @@ class SnpFlowTest(FlowBase, unittest.TestCase):
         with open(self.material["vcek"], "rb") as f:
             self.assertEqual(ev["cert_chain"], [{"cert_type": "VCEK", "data": list(f.read())}])
 
+    def test_privlevel_counts_as_a_write(self):
+        """Writing privlevel bumps generation too: no false 'raced' error, and vmpl follows."""
+        tool = os.environ.get("CONFIGFS_TSM_TOOL")
+        if not tool:
+            self.skipTest("CONFIGFS_TSM_TOOL not set")
+        out = os.path.join(self.tmp, "outblob")
+        inblob = os.urandom(64)
+        for level in (2, -1):
+            p = subprocess.run([tool, self.fake.mountpoint, "sev_guest", str(level), inblob.hex(), out],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(out, "rb") as f:
+                report = f.read()
+            self.assertEqual(len(report), 1184)
+            self.assertEqual(struct.unpack_from("<I", report, 0x30)[0], max(level, 0))
+            self.assertEqual(report[0x50:0x90], inblob)
+            with open(out + ".aux", "rb") as f:
+                self.assertEqual(f.read(16).hex(), "63da758de6644564adc5f4b93be8accd")
+        self.assertEqual(self.fake.entries(), [])
+
     def test_kbs_refuses_untrusted_vcek(self):
         """Same flow, but the KBS trusts another VCEK: attestation must be refused."""
         other = cf.make_snp_material(os.path.join(self.tmp, "other"))
@@ -173,6 +196,31 @@ class TdxFlowTest(FlowBase, unittest.TestCase):
         rc, out, err = harness.run_cvmboot(["evidence"], self.config(ccel_path=bad))
         self.assertEqual(rc, 4, err)
         self.assertIn("unsupported digest algorithm 0x77", err)
+
+    def test_damaged_eventlogs_never_crash(self):
+        """Cut or corrupted CCEL tables: a clean refusal (exit 4) or a valid log, no crash."""
+        with open(os.path.join(cf.FIX, "ccel-ovmf.bin"), "rb") as f:
+            raw = f.read()
+        used = len(cf.ccel_trimmed(raw))
+        rng = random.Random(1234)
+        damaged = os.path.join(self.tmp, "ccel-damaged.bin")
+        cases = [raw[:n] for n in (0, 10, 31, 32, 40, used - 1, used, used + 3)]
+        for _ in range(12):
+            data = bytearray(raw[:used + 16])
+            for _ in range(4):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            cases.append(bytes(data))
+        for data in cases:
+            with open(damaged, "wb") as f:
+                f.write(data)
+            rc, out, err = harness.run_cvmboot(["evidence"], self.config(ccel_path=damaged))
+            self.assertIn(rc, (0, 4), err)
+            if rc == 0:
+                log = base64.b64decode(json.loads(out)["cc_eventlog"])
+                self.assertEqual(log[-8:], b"\xff" * 8)
+                self.assertLessEqual(len(log) - 8, len(data))
+            else:
+                self.assertIn("event log", err)
 
     def test_quote_v5(self):
         with cf.FakeTsm(os.path.join(self.tmp, "tsm5"), "tdx",

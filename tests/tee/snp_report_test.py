@@ -245,6 +245,23 @@ class SnpReportTest(unittest.TestCase):
         b[0x04C] = 1
         self.convert_fails(sign_report(b, self.key), None, "reserved bytes at 0x04c")
 
+    def test_random_damage_never_crashes(self):
+        """Mutated reports and certificate tables: accepted or refused (exit 4), never a crash."""
+        import random
+        rng = random.Random(42)
+        vcek_der = bytes(self.genoa["cert_chain"][0]["data"])
+        table = cert_table([(VCEK_GUID, vcek_der), (ASK_GUID, b"ask")])
+        for _ in range(40):
+            b, t = bytearray(self.genoa_bin), bytearray(table)
+            for _ in range(3):
+                b[rng.randrange(0x2A0)] = rng.randrange(256)
+                t[rng.randrange(72)] = rng.randrange(256)
+            for who, rc, parsed, err in self.runner.convert(bytes(b), bytes(t)):
+                self.assertIn(rc, (0, 4), "%s: %s" % (who, err))
+                if rc == 0:  # what it accepts must still rebuild byte for byte
+                    self.assertEqual(snpv.report_to_bytes(parsed["attestation_report"])[:0x2A0],
+                                     bytes(b[:0x2A0]))
+
     def test_verifier_checks(self):
         """The test KBS's snp verifier: binding, signature, chain, Trustee's version range."""
         digest = os.urandom(48)
