@@ -38,7 +38,7 @@ static bool exists(const char *path)
 
 static int snp_detect(const struct config *cfg, char *why, size_t why_len)
 {
-	char provider[64];
+	char provider[64] = "";
 	struct err e = { 0 };
 
 	if (is_dir(cfg->configfs_tsm_root)) {
