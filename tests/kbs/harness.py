@@ -5,6 +5,7 @@
 import json
 import os
 import select
+import shlex
 import signal
 import subprocess
 import sys
@@ -13,6 +14,14 @@ import time
 
 PYTHON = "/usr/bin/python3"
 KBS_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kbs.py")
+
+
+def time_scale():
+    """CVMBOOT_TIME_SCALE (default 1): stretch time limits for slow runs (valgrind)."""
+    try:
+        return max(1.0, float(os.environ.get("CVMBOOT_TIME_SCALE", "1")))
+    except ValueError:
+        return 1.0
 
 
 class KbsProcess:
@@ -134,16 +143,19 @@ def write_config(path, **sections):
 
 
 def run_cvmboot(args, config, cmdline_text="", timeout=60, env=None):
-    """Run $CVMBOOT_BIN --config CONFIG --cmdline FILE ARGS; return (rc, stdout, stderr).
+    """Run [$CVMBOOT_WRAPPER] $CVMBOOT_BIN --config CONFIG --cmdline FILE ARGS;
+    return (rc, stdout, stderr).
 
     rc is negative if the process died from a signal; on timeout it is killed and
     rc is None."""
     binary = os.environ["CVMBOOT_BIN"]
+    wrapper = shlex.split(os.environ.get("CVMBOOT_WRAPPER", ""))  # e.g. valgrind ...
+    timeout = timeout * time_scale()
     with tempfile.NamedTemporaryFile("w", prefix="cmdline.", delete=False) as f:
         f.write(cmdline_text)
         cmdline = f.name
     try:
-        proc = subprocess.run([binary, "--config", config, "--cmdline", cmdline] + list(args),
+        proc = subprocess.run(wrapper + [binary, "--config", config, "--cmdline", cmdline] + list(args),
                               capture_output=True, timeout=timeout, env=env,
                               stdin=subprocess.DEVNULL)
         return proc.returncode, proc.stdout.decode("utf-8", "replace"), \

@@ -282,6 +282,10 @@ class Kbs:
             claims = verifiers.load(session.tee).verify(evidence["primary_evidence"], digest, ctx)
         except verifiers.VerificationError as exc:
             raise Problem("AttestationError", "evidence verification failed: %s" % exc)
+        except Exception as exc:  # a verifier that chokes on hostile evidence still refuses
+            traceback.print_exc()
+            raise Problem("AttestationError", "evidence verification failed (verifier error "
+                          "%s: %s)" % (type(exc).__name__, exc))
         return self._issue_token(session, runtime["tee-pubkey"], claims, init_data, entry)
 
     @staticmethod
