@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import shutil
+import struct
 import sys
 import tempfile
 
@@ -100,6 +101,27 @@ def check_verifier(kind, ev, rd):
             pass
 
 
+def check_hostile_reports(driver, tee, tpm, sim, imds, tmp):
+    """Malformed HCL reports in NV: clear errors (exit 4), no crash, no evidence."""
+    good = bytearray(sim.hcl(b""))
+    bad_signature = b"XXXX" + bytes(good[4:])
+    huge_var = bytearray(good)
+    struct.pack_into("<I", huge_var, 32 + 1184 + 16, 0xFFFFFF00)
+    odd_type = bytearray(good)
+    struct.pack_into("<I", odd_type, 32 + 1184 + 8, 7)
+    path = os.path.join(tmp, "hostile.bin")
+    for report, words in ((bad_signature, "not an HCL report"),
+                          (huge_var, "overruns"), (odd_type, "unknown report type 7")):
+        with open(path, "wb") as f:
+            f.write(bytes(report))
+        tpm.tool("tpm2_nvwrite", hex(HCL_NV), "-C", "o", "-i", path)
+        rc, out, _ = run_driver(driver, tee, "detect", options=["--tcti", tpm.tcti])
+        check(rc == 1 and words in out, "detect on a bad report: rc=%d %s" % (rc, out))
+        rc, _, err = run_driver(driver, tee, "evidence", "22" * 48,
+                                ["--tcti", tpm.tcti, "--imds", imds.url])
+        check(rc == 4 and words in err, "evidence on a bad report: rc=%d %s" % (rc, err))
+
+
 def main():
     driver, kind = sys.argv[1], sys.argv[2]
     tee, other = ("az-snp-vtpm", "az-tdx-vtpm") if kind == "snp" else ("az-tdx-vtpm", "az-snp-vtpm")
@@ -143,6 +165,7 @@ def main():
         rc, _, err = run_driver(driver, tee, "evidence", os.urandom(48).hex(),
                                 ["--tcti", tpm.tcti, "--imds", imds.url])
         check(rc == 4 and "did not pick up the report data" in err, "stale: rc=%d %s" % (rc, err))
+        check_hostile_reports(driver, tee, tpm, sim, imds, tmp)
         print("ok: %s evidence has Trustee's structure and passes the verifier" % tee)
     finally:
         sim.stop()

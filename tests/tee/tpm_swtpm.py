@@ -133,7 +133,11 @@ def check(cond, msg):
 def run_driver(driver, tee, command, arg=None, options=(), timeout=60):
     """tests/tee/tpm_driver TEE COMMAND [ARG] OPTIONS -> (rc, stdout, stderr)."""
     args = [driver, tee, command] + ([arg] if arg is not None else []) + list(options)
-    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    # TPM_TEST_WRAPPER="valgrind -q --leak-check=full --error-exitcode=99" for a manual run.
+    wrapper = os.environ.get("TPM_TEST_WRAPPER", "").split()
+    r = subprocess.run(wrapper + args, capture_output=True, text=True, timeout=timeout)
+    check("AddressSanitizer" not in r.stderr and "runtime error:" not in r.stderr
+          and r.returncode != 99, "sanitizer/valgrind report:\n%s" % r.stderr)
     return r.returncode, r.stdout, r.stderr
 
 
