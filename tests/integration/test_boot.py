@@ -523,5 +523,23 @@ def harness_detects_leaks(env):
     raise AssertionError("leak in a run_dir file not detected")
 
 
+@case
+def challenge_extra_params_object_sha384(env):
+    """A newer KBS answers extra-params as an object selecting sha384: accepted."""
+    kbs, res, data, sections = simple_boot(env, extra_args=(
+        "--challenge-extra-params", '{"selected-hash-algorithm":"sha384"}'))
+    check_ok_status(env, kbs, res, list(sections))
+    check_files(env, data)
+
+
+@case
+def challenge_selects_unoffered_hash_exits_7(env):
+    kbs, res, _, _ = simple_boot(env, extra_args=(
+        "--challenge-extra-params", '{"selected-hash-algorithm":"sha512"}'))
+    env.check_failed_status(res, 7, "protocol", "sha512")
+    check(endpoints(kbs) == ["auth"], "attested although the hash choice was refused: %r"
+          % endpoints(kbs))
+
+
 if __name__ == "__main__":
     sys.exit(run_case(CASES, sys.argv))

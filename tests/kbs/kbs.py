@@ -4,7 +4,7 @@
 """Usage: kbs.py --workdir DIR --resources DIR [--port 0] [--bind 127.0.0.1] [--http]
           [--fault NAME[=VALUE] ...] [--trust DIR] [--policy FILE]
           [--session-lifetime SECONDS] [--error-profile legacy|current]
-          [--verifier-option KEY=VALUE ...]
+          [--verifier-option KEY=VALUE ...] [--challenge-extra-params JSON]
 Prints "READY <port>" once listening, serves until SIGTERM. See faults.py for --fault."""
 
 import argparse
@@ -239,7 +239,9 @@ class Kbs:
             self.state.sessions[sid] = Session(sid, req["tee"], nonce, expires)
         entry["session"] = sid
         cookie = "kbs-session-id=%s; Expires=%s" % (sid, email.utils.formatdate(expires, usegmt=True))
-        return Response(200, json_body({"nonce": nonce, "extra-params": ""}),
+        extra = self.state.args.challenge_extra_params
+        return Response(200, json_body({"nonce": nonce,
+                                        "extra-params": json.loads(extra) if extra else ""}),
                         [("Set-Cookie", cookie), ("Content-Type", "application/json")])
 
     def _session(self, headers, entry):
@@ -618,6 +620,9 @@ def parse_args(argv):
     p.add_argument("--error-profile", choices=("legacy", "current"), default="legacy")
     p.add_argument("--verifier-option", action="append", metavar="KEY=VALUE",
                    type=lambda s: tuple(s.split("=", 1)) if "=" in s else (s, ""))
+    p.add_argument("--challenge-extra-params", default=None, metavar="JSON",
+                   help='extra-params of the /auth answer (default ""), e.g. '
+                        '\'{"selected-hash-algorithm":"sha384"}\'')
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 

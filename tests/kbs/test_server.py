@@ -407,5 +407,15 @@ class TlsTest(KbsCase):
             self.assertTrue(os.path.exists(os.path.join(self.kbs.workdir, name)))
 
 
+class ChallengeExtraParamsTest(KbsCase):
+    extra_args = ("--challenge-extra-params", '{"selected-hash-algorithm":"sha384"}')
+
+    def test_object_extra_params(self):
+        c = self.client()
+        status, body = c.auth()
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body)["extra-params"], {"selected-hash-algorithm": "sha384"})
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
