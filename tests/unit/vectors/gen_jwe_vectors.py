@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes jwe_python.json: flattened JWEs built with python3-cryptography (an
 implementation independent of agent/jwe.c, written from RFC 7516/7518), with
-the recipients' private keys, for test_crypto_jwe. Run:
+the recipients' private keys, for test_crypto_jwe (which also uses the RSA
+keys from here, as RSA key generation is slow under valgrind). Run:
     /usr/bin/python3 tests/unit/vectors/gen_jwe_vectors.py > tests/unit/vectors/jwe_python.json
 """
 import base64
@@ -76,6 +77,7 @@ def main():
     p256 = ec.generate_private_key(ec.SECP256R1())
     p521 = ec.generate_private_key(ec.SECP521R1())
     rsa3072 = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    rsa2048 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     text = b"-----BEGIN LUKS KEY-----\x00\xff binary \x01 payload\n"
     for name, key, jwe in [
         ("P-256", p256, ec_jwe(p256, "P-256", 32, text)),
@@ -85,6 +87,7 @@ def main():
         ("P-521", p521, ec_jwe(p521, "P-521", 66, text)),
         ("RSA-OAEP-256", rsa3072, rsa_jwe(rsa3072, text)),
         ("RSA-OAEP-256 aad", rsa3072, rsa_jwe(rsa3072, text, aad="eA")),
+        ("RSA-2048", rsa2048, rsa_jwe(rsa2048, text)),
     ]:
         cases.append({"name": name, "key": pem(key), "jwe": json.dumps(jwe),
                       "plaintext": b64u(text if "empty" not in name else b"")})
