@@ -11,7 +11,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tpm_swtpm import (Swtpm, check, run_driver, tpm2_checkquote,  # noqa: E402
+from tpm_swtpm import (FIXTURES, Swtpm, check, run_driver, tpm2_checkquote,  # noqa: E402
                        verifier_module)
 
 from cryptography.hazmat.primitives import serialization  # noqa: E402
@@ -46,6 +46,22 @@ def decode(ev):
     return b64(q["message"]), sig, [bytes.fromhex(p) for p in q["pcrs"]], b64(ev["ak_public"])
 
 
+def check_like_fixture(ev):
+    """Same members and encodings as Trustee's tpm sample (values differ)."""
+    with open(os.path.join(FIXTURES, "tpm-evidence.json")) as f:
+        fixture = json.load(f)
+    check(set(ev) == set(fixture) and set(ev["tpm_quote"]) == set(fixture["tpm_quote"]),
+          "members differ from Trustee's sample")
+    for e in (ev, fixture):
+        for text in (e["ak_public"], e["tpm_quote"]["signature"], e["tpm_quote"]["message"]):
+            check(len(text) % 4 == 0 and base64.b64encode(base64.b64decode(text)).decode() == text,
+                  "not padded standard base64: %.20s..." % text)
+        check(base64.b64decode(e["tpm_quote"]["signature"])[:6] ==
+              bytes.fromhex("0014000b0100"), "signature is not TPMT_SIGNATURE RSASSA-SHA256/2048")
+        check(base64.b64decode(e["tpm_quote"]["message"])[:6] == bytes.fromhex("ff5443478018"),
+              "message is not a TPMS_ATTEST quote")
+
+
 def check_against_tools(tmp, ev, ak_pem, nonce):
     message, sig, pcrs, ak_der = decode(ev)
     with open(ak_pem, "rb") as f:
@@ -77,7 +93,14 @@ def main():
         # 1. The CLI, report data = a 48-byte digest: nonce = its first 32 bytes.
         rd = os.urandom(48)
         ev = cli_evidence(tmp, tpm.tcti, rd.hex())
+        check_like_fixture(ev)
         check_against_tools(tmp, ev, ak_pem, rd[:32])
+        detect = subprocess.run([os.environ["CVMBOOT_BIN"], "--config",
+                                 os.path.join(tmp, "cvmboot.conf"), "--cmdline",
+                                 os.path.join(tmp, "cmdline"), "detect"],
+                                capture_output=True, text=True, timeout=60)
+        check(detect.returncode == 0 and "selected: tpm" in detect.stdout,
+              "cvmboot detect: %s %s" % (detect.stdout, detect.stderr))
         verifier = verifier_module("tpm")
         claims = verifier.verify(ev, rd, None)
         check(claims["report_data"] == rd[:32].hex(), "verifier claims: %r" % claims)
