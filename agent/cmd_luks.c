@@ -101,9 +101,12 @@ static int prompt_passphrase(const char *device, struct secret *out, struct err 
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
+	/* Echo off before the prompt shows, so nothing typed is ever echoed. */
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0)
+		return err_set(e, CVM_E_USAGE, "cannot turn off echo on the terminal: %s",
+			       strerror(errno));
 	fprintf(stderr, "Existing passphrase for %s: ", device);
 	fflush(stderr);
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
 	rc = read_tty_line(out, e);
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
 	fputc('\n', stderr);
