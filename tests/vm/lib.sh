@@ -207,7 +207,7 @@ build_initrd() {
   dracutbasedir=$work/dracut-base CVMBOOT_BIN=$build/cvmboot CVMBOOT_CONF=$work/guest.conf \
     CVMBOOT_CA_FILE=$work/front/ca.pem \
     dracut --quiet --force --no-hostonly --no-early-microcode --conf /dev/null \
-    --confdir "$work/dracut-confdir" --kver "$kver" --compress zstd \
+    --confdir "$work/dracut-confdir" --kver "$kver" --compress "zstd -3 -q -T0" \
     -m "$*" --add-drivers "virtio_blk virtio_net virtio_pci ext4 dm_crypt tpm_tis" "$out"
 }
 
@@ -285,7 +285,7 @@ TIMELINE_MARKERS=(
   "network-online|Reached target .*Network is Online"
   "attested|cvmboot: attested to"
   "unlocked|cvmboot: unlocked"
-  "switch-root|Welcome to Debian GNU/Linux [0-9]+ \\(bookworm\\)"
+  "switch-root|Welcome to Debian GNU/Linux [0-9]+ \\(bookworm\\)!"
   "workload up|CVMBOOT-WORKLOAD-UP"
 )
 
