@@ -115,7 +115,7 @@ class Env:
     def check_sane(self, res):
         check(res.rc is not None, "cvmboot hung (killed at timeout)\n%r" % res)
         check(res.rc >= 0, "cvmboot died from signal %d\n%r" % (-res.rc if res.rc else 0, res))
-        check("AddressSanitizer" not in res.err and "runtime error:" not in res.err,
+        check(not re.search(r"AddressSanitizer|LeakSanitizer|runtime error:", res.err),
               "sanitizer report\n%r" % res)
         self.check_no_leak(res)
 
