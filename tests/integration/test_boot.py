@@ -541,5 +541,21 @@ def challenge_selects_unoffered_hash_exits_7(env):
           % endpoints(kbs))
 
 
+@case
+def unlock_from_token_no_activate(env):
+    """`cvmboot unlock` finds the resource path in the LUKS2 token, fetches, verifies."""
+    if not luks_available():
+        print("SKIP: needs root and cryptsetup")
+        sys.exit(77)
+    key = env.resource("default/luks/data", os.urandom(64), secret=True)
+    kbs = env.start_kbs(extra_args=("--error-profile", "legacy"))
+    img = make_luks_image(env, key, "default/luks/data", [kbs.url])
+    res = env.run(["unlock", img, "--no-activate"], env.config([kbs.url], kbs.ca))
+    check(res.rc == 0, "unlock --no-activate failed\n%r" % res)
+    paths = [e["path"] for e in kbs.requests() if e["endpoint"] == "resource"]
+    check(paths == ["/kbs/v0/resource/default/luks/data"], "fetched %r" % paths)
+    check_one_connection(kbs)
+
+
 if __name__ == "__main__":
     sys.exit(run_case(CASES, sys.argv))
