@@ -1,0 +1,118 @@
+#!/bin/sh
+# Host-side tests of the boot shell pieces (no VM): the generator's failure
+# policy and timeout drop-in, the INI/duration helpers, and the workload start
+# script's status gate and podman arguments. Runs under dash (POSIX sh).
+# Usage: tests/vm/scripts_test.sh [SRC]   (prints "boot-scripts: N passed, M failed")
+set -u
+
+src=${1:-${CVMBOOT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}}
+tmp=$(mktemp -d /tmp/cvmboot-scripts.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1"; }
+# expect DESC ACTUAL EXPECTED
+expect() {
+    if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (got '$2', want '$3')"; fi
+}
+# has DESC FILE PATTERN / lacks DESC FILE PATTERN (grep -E)
+has() { if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1 ('$3' missing in $2)"; fi; }
+lacks() { if grep -Eq -- "$3" "$2"; then bad "$1 ('$3' found in $2)"; else ok "$1"; fi; }
+
+# ---- INI and duration helpers
+. "$src/dracut-module/cvmboot-conf.sh"
+cat > "$tmp/a.conf" <<'EOF'
+; comment
+# comment
+[kbs]
+url = https://kbs.example:8080   ; first
+url=https://kbs2.example
+ca_file = /etc/cvmboot/kbs-ca.pem # inline
+[retry]
+  budget = 90s
+[boot]
+on_failure = poweroff
+[resource.root]
+path = default/luks/root
+[resource.tls]
+path = default/workload/tls.crt
+[workload]
+image = localhost/app:1
+env = A=1
+env = B=two words ; comment
+publish = 8443:8443
+command = /app/serve --port 8443
+EOF
+expect "ini: last value of a repeated key" "$(cvmboot_ini_get "$tmp/a.conf" kbs url)" https://kbs2.example
+expect "ini: inline # comment dropped" "$(cvmboot_ini_get "$tmp/a.conf" kbs ca_file)" /etc/cvmboot/kbs-ca.pem
+expect "ini: indented key" "$(cvmboot_ini_get "$tmp/a.conf" retry budget)" 90s
+expect "ini: key of another section not taken" "$(cvmboot_ini_get "$tmp/a.conf" boot url)" ""
+expect "ini: missing file is empty" "$(cvmboot_ini_get "$tmp/none.conf" kbs url)" ""
+expect "ini: resource sections counted" "$(cvmboot_ini_count "$tmp/a.conf" resource.)" 2
+expect "seconds: ms rounds up" "$(cvmboot_seconds 1500ms 0)" 2
+expect "seconds: s" "$(cvmboot_seconds 45s 0)" 45
+expect "seconds: m" "$(cvmboot_seconds 2m 0)" 120
+expect "seconds: bare number" "$(cvmboot_seconds 7 0)" 7
+expect "seconds: garbage gives the default" "$(cvmboot_seconds 5x 99)" 99
+expect "cmdline: last word wins" "$(cvmboot_cmdline_get "a rd.cvmboot.on_failure=retry b rd.cvmboot.on_failure=poweroff" rd.cvmboot.on_failure)" poweroff
+
+# ---- generator
+gen() { # CONF CMDLINE -> drop-in path
+    mkdir -p "$tmp/gen"
+    rm -rf "$tmp/gen/"*
+    printf '%s\n' "$2" > "$tmp/cmdline"
+    CVMBOOT_CONF=$1 CVMBOOT_CMDLINE=$tmp/cmdline CVMBOOT_CONF_SH=$src/dracut-module/cvmboot-conf.sh \
+        sh "$src/dracut-module/cvmboot-generator" "$tmp/gen"
+    echo "$tmp/gen/cvmboot.service.d/50-policy.conf"
+}
+d=$(gen "$tmp/a.conf" "quiet")
+has "generator: policy from the config (poweroff)" "$d" "^FailureAction=poweroff$"
+lacks "generator: poweroff has no emergency" "$d" "OnFailure="
+# 90 s x (2 resources + 1) + 30 s device default + 30 s
+has "generator: timeout from budget, resources, device wait" "$d" "^TimeoutStartSec=330s$"
+d=$(gen "$tmp/a.conf" "root=/dev/mapper/root rd.cvmboot.on_failure=retry")
+has "generator: cmdline overrides the config (retry)" "$d" "^Restart=on-failure$"
+has "generator: retry does not retry config errors" "$d" "^RestartPreventExitStatus=2 3 11$"
+has "generator: retry falls back to emergency" "$d" "^OnFailure=emergency.target$"
+has "generator: retry never hits the start limit" "$d" "^StartLimitIntervalSec=0$"
+d=$(gen "$tmp/none.conf" "")
+has "generator: emergency is the default" "$d" "^OnFailure=emergency.target$"
+has "generator: emergency is irreversible" "$d" "^OnFailureJobMode=replace-irreversibly$"
+has "generator: default budget 120 s" "$d" "^TimeoutStartSec=180s$"
+d=$(gen "$tmp/a.conf" "rd.cvmboot.on_failure=shell")
+has "generator: unknown policy falls back to emergency" "$d" "^OnFailure=emergency.target$"
+
+# ---- workload start script
+ws=$src/systemd/cvmboot-workload-start
+cat >> "$tmp/a.conf" <<EOF
+[secrets]
+run_dir = $tmp/run
+EOF
+mkdir -p "$tmp/run/secrets"
+run_ws() { CVMBOOT_CONF=$tmp/a.conf CVMBOOT_PODMAN=echo sh "$ws" "$@" > "$tmp/ws.out" 2>&1; echo $?; }
+expect "workload: no status.json -> 77" "$(run_ws check)" 77
+has "workload: says the boot job did not run" "$tmp/ws.out" "did not run"
+printf '{\n  "command": "boot",\n  "result": "failed",\n  "reason": "KBS refused"\n}\n' > "$tmp/run/status.json"
+expect "workload: failed boot -> 77" "$(run_ws run)" 77
+has "workload: failure reason shown" "$tmp/ws.out" "KBS refused"
+printf '{"command":"unlock","result":"ok"}\n' > "$tmp/run/status.json"
+expect "workload: status of another command -> 77" "$(run_ws check)" 77
+printf '{\n  "command": "boot",\n  "result": "ok",\n  "error": null\n}\n' > "$tmp/run/status.json"
+expect "workload: ok boot (pretty JSON) -> 0" "$(run_ws check)" 0
+printf '{"command":"boot","result":"ok"}' > "$tmp/run/status.json"
+expect "workload: ok boot (compact JSON) -> 0" "$(run_ws check)" 0
+expect "workload: run execs podman" "$(run_ws run)" 0
+expect "workload: podman arguments" "$(cat "$tmp/ws.out")" \
+    "run --rm --replace --name=cvmboot-workload --log-driver=journald --pull=never --volume=$tmp/run/secrets:/run/secrets/cvmboot:ro --env=A=1 --env=B=two words --publish=8443:8443 localhost/app:1 /app/serve --port 8443"
+CVMBOOT_PODMAN_ARGS="--network=host --cap-drop=all" CVMBOOT_CONF=$tmp/a.conf sh "$ws" args > "$tmp/args"
+expect "workload: one argument per line, spaces kept" "$(grep -c '' "$tmp/args")" 16
+has "workload: extra podman options before the image" "$tmp/args" "^--cap-drop=all$"
+expect "workload: env value with spaces is one argument" "$(grep -c '^--env=B=two words$' "$tmp/args")" 1
+printf '[workload]\ncommand = /x\n' > "$tmp/noimage.conf"
+CVMBOOT_CONF=$tmp/noimage.conf CVMBOOT_RUN_DIR=$tmp/run sh "$ws" args > "$tmp/ws.out" 2>&1
+expect "workload: no image is an error" "$?" 1
+
+echo "boot-scripts: $passed passed, $failed failed"
+[ "$failed" = 0 ]
