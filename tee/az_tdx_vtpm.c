@@ -32,12 +32,13 @@ static int decode_b64url(const char *s, unsigned char **out, size_t *out_len)
 	return b64_decode(s, n, true, out, out_len);
 }
 
-/* POST {"report": base64url(TDREPORT)} to the metadata service's quote
- * endpoint (az-tdx-vtpm crate src/imds.rs); it answers {"quote": base64url}. */
+/* POST {"report": base64url(TDREPORT), unpadded} to the metadata service's
+ * quote endpoint (az-tdx-vtpm crate src/imds.rs, base64_url::encode); it
+ * answers {"quote": base64url}. */
 static int fetch_td_quote(const struct config *cfg, const struct az_hcl *h, unsigned char **quote,
 			  size_t *quote_len, struct err *e)
 {
-	char *report = az_b64url(h->hw_report, h->hw_report_len);
+	char *report = b64_encode(h->hw_report, h->hw_report_len, true);
 	json_t *req = report ? json_pack("{s:s}", "report", report) : NULL;
 	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_t *answer = NULL;

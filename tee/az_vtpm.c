@@ -54,8 +54,8 @@ static const char *type_name(uint32_t type)
 	return type == AZ_REPORT_TYPE_SNP ? "SEV-SNP" : type == AZ_REPORT_TYPE_TDX ? "TDX" : "unknown";
 }
 
-/* Read the HCL report (bounded size); *buf is malloc'ed. */
-static int read_hcl(struct tpm *t, size_t max_len, unsigned char **buf, size_t *len, struct err *e)
+/* Read the whole HCL report (bounded size); *buf is malloc'ed. */
+static int read_hcl(struct tpm *t, unsigned char **buf, size_t *len, struct err *e)
 {
 	size_t size;
 
@@ -64,8 +64,6 @@ static int read_hcl(struct tpm *t, size_t max_len, unsigned char **buf, size_t *
 	if (size < AZ_HCL_FIXED_LEN || size > AZ_HCL_MAX_LEN)
 		return err_set(e, CVM_E_TEE, "HCL report NV index holds %zu bytes (expected %u..%u)",
 			       size, AZ_HCL_FIXED_LEN, AZ_HCL_MAX_LEN);
-	if (size > max_len)
-		size = max_len;
 	*len = size;
 	return tpm_nv_read(t, AZ_HCL_REPORT_NV, size, buf, e);
 }
@@ -94,7 +92,7 @@ int az_detect(const struct config *cfg, uint32_t want_type, char *why, size_t wh
 	else if (!exists)
 		snprintf(why, why_len, "TPM has no HCL report (NV index 0x%08x): not an Azure CVM",
 			 AZ_HCL_REPORT_NV);
-	else if (read_hcl(t, AZ_HCL_MAX_LEN, &buf, &len, &e) || az_hcl_parse(buf, len, &h, &e))
+	else if (read_hcl(t, &buf, &len, &e) || az_hcl_parse(buf, len, &h, &e))
 		snprintf(why, why_len, "NV index 0x%08x: %s", AZ_HCL_REPORT_NV, e.msg);
 	else if (h.report_type != want_type)
 		snprintf(why, why_len, "Azure HCL report is for %s, not %s", type_name(h.report_type),
@@ -153,7 +151,7 @@ static int read_fresh_hcl(struct tpm *t, uint32_t want_type, const unsigned char
 	for (long waited = 0;; waited += FRESH_POLL_MS) {
 		struct az_hcl h;
 
-		if (read_hcl(t, AZ_HCL_MAX_LEN, buf, len, e) || az_hcl_parse(*buf, *len, &h, e))
+		if (read_hcl(t, buf, len, e) || az_hcl_parse(*buf, *len, &h, e))
 			return e->code;
 		if (h.report_type != want_type) {
 			free(*buf);
