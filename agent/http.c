@@ -164,6 +164,7 @@ int http_request(struct http *h, const char *url, const char *body, struct http_
 	}
 	if (rc != CURLE_OK) {
 		r->status = 0;
+		r->tls_unverified = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE;
 		snprintf(r->transport_error, sizeof(r->transport_error), "%s",
 			 curl_easy_strerror(rc));
 		return 0;

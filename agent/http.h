@@ -19,6 +19,7 @@ struct http_response {
 	long retry_after_ms;       /* -1 if absent */
 	char content_type[64];
 	char transport_error[256]; /* set when status == 0 */
+	bool tls_unverified;       /* status == 0 because the server certificate did not verify */
 };
 
 struct http *http_new(const struct config *cfg, struct err *e);

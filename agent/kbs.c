@@ -97,9 +97,26 @@ static void describe_problem(const struct http_response *r, char *out, size_t ou
 		snprintf(out, out_len, "HTTP %ld (no problem details)", r->status);
 }
 
-static bool is_retryable_status(long status)
+/* Worth retrying: no answer, rate limiting, or a server error that did not
+ * come from the KBS itself. A 5xx carrying a KBS problem type (newer
+ * Trustee answers AttestationError and PluginInternalError with 500) is the
+ * KBS's considered answer, so it is final; 502/503/504 come from gateways
+ * and overload and are always retried. */
+static bool is_retryable(const struct http_response *r, bool kbs_problem)
 {
-	return status == 0 || status == 429 || status >= 500;
+	if (r->status == 429 || r->status == 502 || r->status == 503 || r->status == 504)
+		return true;
+	return r->status >= 500 && !kbs_problem;
+}
+
+static bool has_kbs_problem_type(const struct http_response *r)
+{
+	json_t *j = r->body ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+	const char *t = json_string_value(json_object_get(j, "type"));
+	bool yes = t && strncmp(t, PROBLEM_TYPE_PREFIX, strlen(PROBLEM_TYPE_PREFIX)) == 0;
+
+	json_decref(j);
+	return yes;
 }
 
 /* Classify an answer; on RETRY/FINAL, e says what happened. */
@@ -113,6 +130,13 @@ static enum outcome classify(const struct kbs *k, const struct http_response *r,
 			k->cfg->max_response_bytes);
 		return FINAL;
 	}
+	if (r->status == 0 && r->tls_unverified) {
+		/* Not transient: retrying cannot make the certificate verify. */
+		err_set(e, CVM_E_NETWORK, "%s: TLS: the KBS certificate does not verify against "
+			"ca_file %s (%s)", what, k->cfg->ca_file[0] ? k->cfg->ca_file : "(system store)",
+			r->transport_error);
+		return FINAL;
+	}
 	if (r->status == 0) {
 		err_set(e, CVM_E_NETWORK, "%s: %s", what, r->transport_error);
 		return RETRY;
@@ -120,12 +144,12 @@ static enum outcome classify(const struct kbs *k, const struct http_response *r,
 	if (r->status == 200)
 		return DONE;
 	describe_problem(r, problem, sizeof(problem));
-	if (is_retryable_status(r->status)) {
+	if (is_retryable(r, has_kbs_problem_type(r))) {
 		err_set(e, CVM_E_NETWORK, "%s: %s", what, problem);
 		return RETRY;
 	}
-	err_set(e, r->status == 404 ? CVM_E_RESOURCE : CVM_E_REFUSED, "%s: refused: %s", what,
-		problem);
+	err_set(e, r->status == 404 ? CVM_E_RESOURCE : r->status == 400 ? CVM_E_PROTOCOL : CVM_E_REFUSED,
+		"%s: refused: %s", what, problem);
 	return FINAL;
 }
 
@@ -160,7 +184,7 @@ static int check_selected_hash(json_t *extra, struct err *e)
 }
 
 static enum outcome post_json(struct kbs *k, const char *endpoint, json_t *body,
-			      struct http_response *r, struct err *e)
+			      struct http_response *r, long *retry_after_ms, struct err *e)
 {
 	char url[CFG_URL_MAX + 64];
 	char *text = json_dumps(body, JSON_COMPACT);
@@ -176,6 +200,7 @@ static enum outcome post_json(struct kbs *k, const char *endpoint, json_t *body,
 		return FINAL;
 	}
 	free(text);
+	*retry_after_ms = r->retry_after_ms;
 	return classify(k, r, endpoint, e);
 }
 
@@ -216,8 +241,9 @@ static json_t *attestation_body(struct kbs *k, const char *nonce, struct err *e)
 			 "tee-evidence", "primary_evidence", evidence, "additional_evidence", "");
 }
 
-/* One auth + attest exchange with the current KBS. */
-static enum outcome handshake(struct kbs *k, struct err *e)
+/* One auth + attest exchange with the current KBS; retry_after_ms gets the
+ * server's Retry-After when it sent one. */
+static enum outcome handshake(struct kbs *k, long *retry_after_ms, struct err *e)
 {
 	struct http_response r;
 	enum outcome o;
@@ -228,7 +254,7 @@ static enum outcome handshake(struct kbs *k, struct err *e)
 	http_reset_cookies(k->http);
 	req = json_pack("{s:s, s:s, s:{s:[s]}}", "version", KBS_PROTOCOL_VERSION, "tee",
 			k->tee->name, "extra-params", "supported-hash-algorithms", "sha384");
-	o = req ? post_json(k, "auth", req, &r, e) : FINAL;
+	o = req ? post_json(k, "auth", req, &r, retry_after_ms, e) : FINAL;
 	json_decref(req);
 	if (o != DONE) {
 		http_response_clear(&r);
@@ -250,7 +276,7 @@ static enum outcome handshake(struct kbs *k, struct err *e)
 	json_decref(challenge);
 	if (!att)
 		return FINAL;
-	o = post_json(k, "attest", att, &r, e);
+	o = post_json(k, "attest", att, &r, retry_after_ms, e);
 	json_decref(att);
 	if (o == DONE) {
 		json_t *j = parse_json_object(&r, "attest", e);
@@ -303,13 +329,14 @@ static int budget_exhausted(struct kbs *k, struct retry *rt, struct err *e)
 static int attest_within(struct kbs *k, struct retry *rt, struct err *e)
 {
 	for (;;) {
-		enum outcome o = handshake(k, e);
+		long retry_after = -1;
+		enum outcome o = handshake(k, &retry_after, e);
 
 		if (o == DONE)
 			return 0;
 		if (o == FINAL)
 			return err_wrap(e, "attestation to %s", kbs_url(k));
-		if (next_attempt(k, rt, -1, "attestation", e))
+		if (next_attempt(k, rt, retry_after, "attestation", e))
 			return budget_exhausted(k, rt, e);
 	}
 }

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "status.h"
 
 static const char usage_text[] =
 	"Usage: cvmboot [OPTIONS] COMMAND [ARGS]\n"
@@ -53,8 +54,22 @@ static const struct command commands[] = {
 	{ "unlock", cmd_unlock },
 };
 
+/* The boot job records even a configuration failure in status.json (in the
+ * run_dir configured so far, else the default), so the operator sees why. */
+static void record_config_failure(const struct config *cfg, const struct err *e)
+{
+	static struct status st;
+	struct err ignored = { 0 };
+
+	status_init(&st, "boot");
+	st.exit_code = e->code ? e->code : CVM_E_CONFIG;
+	snprintf(st.reason, sizeof(st.reason), "configuration: %.990s", e->msg);
+	if (status_write(&st, cfg->run_dir, &ignored))
+		log_error("cannot write status: %s", ignored.msg);
+}
+
 static int load_config(struct config *cfg, const char *config_path, bool config_explicit,
-		       const char *cmdline_path, bool cmdline_explicit)
+		       const char *cmdline_path, bool cmdline_explicit, bool is_boot)
 {
 	struct err e = { 0 };
 
@@ -69,6 +84,8 @@ static int load_config(struct config *cfg, const char *config_path, bool config_
 	return 0;
 fail:
 	log_error("configuration: %s", e.msg);
+	if (is_boot)
+		record_config_failure(cfg, &e);
 	return e.code ? e.code : CVM_E_CONFIG;
 }
 
@@ -106,7 +123,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[optind], commands[i].name) != 0)
 			continue;
-		rc = load_config(&cfg, config_path, config_explicit, cmdline_path, cmdline_explicit);
+		rc = load_config(&cfg, config_path, config_explicit, cmdline_path, cmdline_explicit,
+				 commands[i].run == cmd_boot);
 		if (rc)
 			return rc;
 		if (cfg.debug)

@@ -3,7 +3,8 @@
 """Fault syntax (ENDPOINT is auth, attest, resource or any; N is a count or 'all'):
 
   delay=ENDPOINT:MS[:N]          sleep MS milliseconds before answering (default all)
-  fail=ENDPOINT:N:STATUS[:retry_after=S|none][:type=ProblemType]
+  fail=ENDPOINT:N:STATUS[:retry_after=S|none][:type=ProblemType|none]
+    (5xx default to a plain-text body with no KBS problem type, as a proxy sends)
                                  first N requests answer STATUS with a problem body;
                                  429/503 carry Retry-After: 1 unless retry_after says
                                  otherwise (other statuses only when retry_after given)
@@ -76,14 +77,17 @@ def _parse_fail(spec, parts):
     if not 100 <= fault.status <= 599:
         raise FaultSyntaxError("%s: bad status" % spec)
     fault.retry_after = 1 if fault.status in (429, 503) else None
+    # A 5xx without type=... is what a proxy or a crashed server sends: plain
+    # text, no KBS problem type. type=T makes it the KBS's own answer.
     fault.problem = {401: "TokenNotFound", 403: "PolicyDeny",
-                     404: "InvalidRequestPath"}.get(fault.status, "InjectedFault")
+                     404: "InvalidRequestPath"}.get(fault.status,
+                                                    None if fault.status >= 500 else "InjectedFault")
     for extra in parts[3:]:
         key, _, value = extra.partition("=")
         if key == "retry_after":
             fault.retry_after = None if value == "none" else _int(value, spec)
         elif key == "type":
-            fault.problem = value
+            fault.problem = None if value == "none" else value
         else:
             raise FaultSyntaxError("%s: unknown option %r" % (spec, key))
     return fault

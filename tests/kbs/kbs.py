@@ -500,14 +500,17 @@ class Handler(BaseHTTPRequestHandler):
         fail = faults.take("fail", endpoint)
         if fail:
             entry["fault"] = "fail"
-            headers = [("Content-Type", "application/json")]
+            detail = "injected fault: status %d" % fail.status
+            if fail.problem:
+                headers = [("Content-Type", "application/json")]
+                body = json_body({"type": ERROR_PREFIX + fail.problem, "detail": detail})
+            else:
+                headers = [("Content-Type", "text/plain")]
+                body = detail.encode()
             if fail.retry_after is not None:
                 headers.append(("Retry-After", str(fail.retry_after)))
                 entry["retry_after"] = fail.retry_after
-            return Response(fail.status, json_body({"type": ERROR_PREFIX + fail.problem,
-                                                    "detail": "injected fault: status %d"
-                                                    % fail.status}),
-                            headers, fail.problem)
+            return Response(fail.status, body, headers, fail.problem)
         return None
 
     def _answer(self, method, path, endpoint, body, entry):
