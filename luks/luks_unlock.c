@@ -35,35 +35,31 @@ static int preferred_keyslot(struct crypt_device *cd)
 	return info.keyslot;
 }
 
-static int activate(struct crypt_device *cd, const char *name, const unsigned char *key,
-		    size_t key_len)
+/* The keyslot key opens (the token's first), or a negative errno. */
+static int verify_key(struct crypt_device *cd, const unsigned char *key, size_t key_len)
 {
 	int slot = preferred_keyslot(cd), r = -EPERM;
 
 	if (slot != CRYPT_ANY_SLOT) {
-		r = crypt_activate_by_passphrase(cd, name, slot, (const char *)key, key_len, 0);
+		r = crypt_activate_by_passphrase(cd, NULL, slot, (const char *)key, key_len, 0);
 		if (r >= 0 || (r != -EPERM && r != -ENOENT))
 			return r;
 		log_debug("the key does not open keyslot %d named by the token; trying the others",
 			  slot);
 	}
-	return crypt_activate_by_passphrase(cd, name, CRYPT_ANY_SLOT, (const char *)key, key_len,
+	return crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)key, key_len,
 					    0);
 }
 
-static int activation_error(int r, const char *device, const char *mapper, struct err *e)
+static int activation_error(int r, const char *device, const char *mapper, int slot,
+			    struct err *e)
 {
-	if (r == -EPERM)
-		return err_set(e, CVM_E_UNLOCK, "key does not open any keyslot of %s", device);
 	if (r == -EEXIST || r == -EBUSY)
-		return err_set(e, CVM_E_UNLOCK, "cannot activate %s: /dev/mapper/%s already "
-			       "exists", device, mapper);
-	if (!mapper)
-		return err_set(e, CVM_E_UNLOCK, "cannot verify the key of %s: %s", device,
-			       strerror(-r));
-	return err_set(e, CVM_E_UNLOCK, "the key opens %s but activating it as %s failed: %s "
-		       "(is dm-crypt available? --no-activate only verifies the key)", device,
-		       mapper, strerror(-r));
+		return err_set(e, CVM_E_UNLOCK, "the key opens keyslot %d of %s but /dev/mapper/%s "
+			       "already exists", slot, device, mapper);
+	return err_set(e, CVM_E_UNLOCK, "the key opens keyslot %d of %s but activating it as %s "
+		       "failed: %s (is dm-crypt available? --no-activate only verifies the key)",
+		       slot, device, mapper, strerror(-r));
 }
 
 int luks_unlock(const char *device, const char *mapper, const unsigned char *key, size_t key_len,
@@ -71,7 +67,7 @@ int luks_unlock(const char *device, const char *mapper, const unsigned char *key
 {
 	const char *name = no_activate ? NULL : mapper;
 	struct crypt_device *cd;
-	int r;
+	int slot, r;
 
 	if (!key || key_len == 0)
 		return err_set(e, CVM_E_UNLOCK, "empty key for %s", device);
@@ -92,10 +88,19 @@ int luks_unlock(const char *device, const char *mapper, const unsigned char *key
 				       "already active", device, name);
 		}
 	}
-	r = activate(cd, name, key, key_len);
+	/* Check the key first, so a wrong key and a failed activation read differently. */
+	slot = verify_key(cd, key, key_len);
+	if (slot < 0) {
+		crypt_free(cd);
+		if (slot == -EPERM)
+			return err_set(e, CVM_E_UNLOCK, "key does not open any keyslot of %s", device);
+		return err_set(e, CVM_E_UNLOCK, "cannot check the key against %s: %s", device,
+			       strerror(-slot));
+	}
+	r = name ? crypt_activate_by_passphrase(cd, name, slot, (const char *)key, key_len, 0) : 0;
 	crypt_free(cd);
 	if (r < 0)
-		return activation_error(r, device, name, e);
-	log_debug("%s: keyslot %d %s", device, r, name ? "opened" : "accepts the key");
+		return activation_error(r, device, name, slot, e);
+	log_debug("%s: keyslot %d %s", device, slot, name ? "opened" : "accepts the key");
 	return 0;
 }

@@ -478,6 +478,22 @@ static void test_enroll_unlock(void)
 	rc = luks_unlock(img, "ignored", wrong, sizeof(wrong), true, &e);
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "key does not open any keyslot of ");
 	CHECK(strstr(e.msg, "enroll.img") != NULL, "device not named: %s", e.msg);
+	/* A wrong key is reported as such when activation is asked for, too. */
+	memset(&e, 0, sizeof(e));
+	rc = luks_unlock(img, "cvmboot-test-never", wrong, sizeof(wrong), false, &e);
+	CHECK_ERR(rc, e, CVM_E_UNLOCK, "key does not open any keyslot of ");
+	/* The right key with activation: without device-mapper (as on the test
+	 * machines) a clear error; with it, a real mapping, closed again. */
+	memset(&e, 0, sizeof(e));
+	rc = luks_unlock(img, "cvmboot-test-activate", key, sizeof(key), false, &e);
+	if (rc == 0) {
+		CHECK(crypt_deactivate(NULL, "cvmboot-test-activate") == 0, "cannot close mapping");
+		printf("note: device-mapper present: activated and closed again\n");
+	} else {
+		CHECK_ERR(rc, e, CVM_E_UNLOCK, "the key opens keyslot 1 of ");
+		CHECK(strstr(e.msg, "but activating it as cvmboot-test-activate failed") != NULL,
+		      "activation message: %s", e.msg);
+	}
 	/* The token prefers keyslot 1; other keyslots still open as a fallback. */
 	memset(&e, 0, sizeof(e));
 	rc = luks_unlock(img, NULL, existing, strlen(existing_pass), true, &e);
