@@ -66,15 +66,21 @@ long session_connections(const struct session *s) { return kbs_connections(s->kb
 int session_seal(struct session *s, struct status *st, struct err *e)
 {
 	static const char event[] = "cvmboot: boot-phase resources fetched";
-	char what[128] = "";
+	char what[256] = "";
+	int rc;
 
 	if (s->cfg->seal_pcr < 0 || !s->tee->seal) {
 		log_debug("sealing: %s", s->cfg->seal_pcr < 0 ? "disabled (seal_pcr = -1)"
 				: "not supported by this TEE");
 		return 0;
 	}
-	if (s->tee->seal(s->cfg, (const unsigned char *)event, sizeof(event) - 1, what,
-			 sizeof(what), e))
+	rc = s->tee->seal(s->cfg, (const unsigned char *)event, sizeof(event) - 1, what,
+			  sizeof(what), e);
+	if (rc == TEE_SEAL_UNAVAILABLE) {
+		log_warn("boot phase not sealed: %s", what);
+		return 0;
+	}
+	if (rc)
 		return err_wrap(e, "sealing the boot phase");
 	log_info("sealed the boot phase: extended %s", what);
 	if (st)

@@ -294,7 +294,15 @@ static int tdx_seal(const struct config *cfg, const unsigned char *event, size_t
 		    char *what, size_t what_len, struct err *e)
 {
 	int rtmr = tdx_rtmr_for_pcr(cfg->seal_pcr);
+	char path[sizeof(TDX_MEASUREMENTS_DIR) + 16];
 
+	/* The RTMR sysfs ABI arrived in Linux 6.16; older TDX guests (RHEL 9
+	 * and 10 among them) have none, and must still boot. */
+	snprintf(path, sizeof(path), "%s/rtmr%d:sha384", TDX_MEASUREMENTS_DIR, rtmr);
+	if (access(path, F_OK) != 0) {
+		snprintf(what, what_len, "no RTMR interface (%s; needs Linux 6.16+)", path);
+		return TEE_SEAL_UNAVAILABLE;
+	}
 	if (tdx_rtmr_extend_event(TDX_MEASUREMENTS_DIR, rtmr, event, event_len, e))
 		return e->code;
 	snprintf(what, what_len, "RTMR%d (for PCR %d) with SHA-384 of the event", rtmr, cfg->seal_pcr);

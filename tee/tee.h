@@ -11,6 +11,7 @@
 #include "err.h"
 
 #define TEE_REPORT_DATA_MAX 64
+#define TEE_SEAL_UNAVAILABLE (-1)
 
 struct tee_backend {
 	const char *name;     /* the KBS "tee" string: "snp", "tdx", "tpm", ... */
@@ -24,7 +25,10 @@ struct tee_backend {
 	int (*evidence)(const struct config *cfg, const unsigned char *report_data,
 			size_t report_data_len, json_t **evidence, struct err *e);
 	/* Optional: extend a measurement register with a cvmboot event after the
-	 * resources are fetched (sealing the boot phase). NULL = unsupported. */
+	 * resources are fetched (sealing the boot phase). NULL = unsupported.
+	 * Returns 0 when sealed (what names the register), TEE_SEAL_UNAVAILABLE
+	 * when this guest offers no register to extend (what says why; the boot
+	 * goes on with a warning), or an error code (the boot fails). */
 	int (*seal)(const struct config *cfg, const unsigned char *event, size_t event_len,
 		    char *what, size_t what_len, struct err *e);
 };
