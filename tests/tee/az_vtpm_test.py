@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import tempfile
 
@@ -101,6 +102,17 @@ def check_verifier(kind, ev, rd):
             pass
 
 
+def check_cli_detect(tmp, tcti, tee):
+    """`cvmboot detect` with [tee] type = auto picks the Azure backend first."""
+    conf = os.path.join(tmp, "detect.conf")
+    with open(conf, "w") as f:
+        f.write("[tee]\ntpm_tcti = %s\n" % tcti)
+    r = subprocess.run([os.environ["CVMBOOT_BIN"], "--config", conf, "--cmdline", "/dev/null",
+                        "detect"], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0 and "selected: %s\n" % tee in r.stdout,
+          "cvmboot detect: %s %s" % (r.stdout, r.stderr))
+
+
 def check_hostile_reports(driver, tee, tpm, sim, imds, tmp):
     """Malformed HCL reports in NV: clear errors (exit 4), no crash, no evidence."""
     good = bytearray(sim.hcl(b""))
@@ -134,6 +146,8 @@ def main():
         check(rc == 0 and out.startswith("yes"), "%s not detected: %s" % (tee, out))
         rc, out, _ = run_driver(driver, other, "detect", options=opts)
         check(rc == 1 and "not" in out, "%s detected on a %s report: %s" % (other, kind, out))
+
+        check_cli_detect(tmp, sim.tcti, tee)
 
         rd = os.urandom(48)
         rc, out, err = run_driver(driver, tee, "evidence", rd.hex(), opts)

@@ -128,7 +128,15 @@ def main():
         rc, _, err = run_driver(driver, "tpm", "evidence", rd.hex(), opts + ["--ak-handle", "0x81010009"])
         check(rc == 4 and "no AK at persistent handle 0x81010009" in err,
               "missing AK: rc=%d %s" % (rc, err))
-        # 5. No TPM at the TCTI: an error, not a hang or crash.
+        # 5. An ECC key at the handle is not an AK this format can carry.
+        ek = os.path.join(tmp, "ek.ctx")
+        ecc = os.path.join(tmp, "ak-ecc.ctx")
+        tpm.tool("tpm2_createak", "-C", ek, "-c", ecc, "-G", "ecc", "-g", "sha256", "-s", "ecdsa")
+        subprocess.run(["tpm2_flushcontext", "-s"], env=tpm.env(), capture_output=True)
+        tpm.tool("tpm2_evictcontrol", "-C", "o", "-c", ecc, "0x81010005")
+        rc, _, err = run_driver(driver, "tpm", "evidence", rd.hex(), opts + ["--ak-handle", "0x81010005"])
+        check(rc == 4 and "not an RSA signing key" in err, "ECC AK: rc=%d %s" % (rc, err))
+        # 6. No TPM at the TCTI: an error, not a hang or crash.
         rc, _, err = run_driver(driver, "tpm", "evidence", rd.hex(),
                                 ["--tcti", "swtpm:host=127.0.0.1,port=1"])
         check(rc == 4 and "TPM" in err, "unreachable TPM: rc=%d %s" % (rc, err))
