@@ -128,6 +128,26 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
+/* Make a new directory entry durable (best effort: the data is already synced). */
+static void sync_parent_dir(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 /* Write key to path, mode 0600, all or nothing, never over an existing file:
  * a temporary file beside it, then link(2), which fails if path exists. */
 static int write_new_key_file(const char *path, const struct secret *key, struct err *e)
@@ -149,6 +169,8 @@ static int write_new_key_file(const char *path, const struct secret *key, struct
 		rc = err_set(e, errno == EEXIST ? CVM_E_USAGE : CVM_E_SECRETS,
 			     "cannot create %s: %s", path, strerror(errno));
 	unlink(tmp);
+	if (!rc)
+		sync_parent_dir(path);
 	return rc;
 }
 
