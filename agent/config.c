@@ -7,6 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "resource_path.h"
+#include "tee.h"
+
 #define VALUE_SHOWN "%.80s"        /* how much of a bad value an error message repeats */
 
 /* ------------------------------------------------------------------ */
@@ -59,27 +62,7 @@ int config_check_name(const char *s, size_t max)
 
 int config_check_resource_path(const char *s)
 {
-	char seg[CFG_PATH_MAX];
-	const char *p = s;
-	int n_segs = 0;
-
-	if (strlen(s) >= CFG_PATH_MAX)
-		return -1;
-	for (;;) {
-		size_t len = strcspn(p, "/");
-
-		if (len == 0 || len >= sizeof(seg))
-			return -1;
-		memcpy(seg, p, len);
-		seg[len] = '\0';
-		if (config_check_name(seg, sizeof(seg)) < 0)
-			return -1;
-		n_segs++;
-		if (!p[len])
-			break;
-		p += len + 1;
-	}
-	return n_segs == 3 ? 0 : -1;
+	return resource_path_valid(s) ? 0 : -1;
 }
 
 int config_parse_duration_ms(const char *s, long *out)
@@ -161,16 +144,10 @@ int config_parse_failure_policy(const char *s, enum failure_policy *out)
 }
 
 /* The TEE names of tee/registry.c, plus "auto". */
+/* "auto" or a backend in the TEE registry: one list, no copy to keep in step. */
 int config_check_tee_name(const char *s)
 {
-	static const char *const names[] = {
-		"auto", "sample", "snp", "tdx", "tpm", "az-snp-vtpm", "az-tdx-vtpm",
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(s, names[i]))
-			return 0;
-	return -1;
+	return strcmp(s, "auto") == 0 || tee_by_name(s) ? 0 : -1;
 }
 
 /* http(s)://host[:port][/path] with no credentials, query, fragment or spaces. */
