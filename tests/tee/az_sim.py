@@ -23,6 +23,8 @@ HCL_NV, REPORT_DATA_NV = 0x01400001, 0x01400002
 HCL_NV_SIZE = 2048           # swtpm's largest NV index (Azure's holds 2600 bytes)
 REPORT_TYPE_SNP, REPORT_TYPE_TDX = 2, 4
 TPM_CC_NV_WRITE = 0x137
+TPM_CC_QUOTE = 0x158
+TPM_CC_PCR_EXTEND = 0x182
 HW_SLOT = 1184
 
 
@@ -82,6 +84,14 @@ def nv_write_command(index, data, offset):
     return struct.pack(">HII", 0x8002, 10 + len(body), TPM_CC_NV_WRITE) + body
 
 
+def pcr_extend_command(pcr, digest):
+    """TPM2_PCR_Extend of the SHA-256 bank (empty password session)."""
+    auth = struct.pack(">IHBH", 0x40000009, 0, 0, 0)
+    values = struct.pack(">IH", 1, 0x000B) + digest
+    body = struct.pack(">II", pcr, len(auth)) + auth + values
+    return struct.pack(">HII", 0x8002, 10 + len(body), TPM_CC_PCR_EXTEND) + body
+
+
 def _written_report_data(cmd):
     """(nvIndex, data) of a TPM2_NV_Write command."""
     index = struct.unpack(">I", cmd[14:18])[0]
@@ -98,6 +108,9 @@ class ParavisorSim:
         self.hw_template = hw_template
         self.ak = ak_public_numbers
         self.refreshes = 0
+        # Tests set this to make PCR 16 move right after the next N quotes (a
+        # measurement racing the evidence collection).
+        self.extend_after_quote = 0
         self.listeners = self._listen_pair()
         self.port = self.listeners[0].getsockname()[1]
         self._stop = False
@@ -173,6 +186,11 @@ class ParavisorSim:
                     index, data = _written_report_data(cmd)
                     if index == REPORT_DATA_NV:
                         self._refresh(up, data)
+                if cc == TPM_CC_QUOTE and resp[6:10] == b"\0\0\0\0" and self.extend_after_quote > 0:
+                    self.extend_after_quote -= 1
+                    up.sendall(pcr_extend_command(16, hashlib.sha256(resp).digest()))
+                    if _recv_tpm(up) is None:
+                        break
                 client.sendall(resp)
         finally:
             client.close()

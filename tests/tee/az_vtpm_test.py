@@ -172,6 +172,18 @@ def main():
                   ("GET", "/metadata/THIM/amd/certification", "true"), "%r" % imds.requests)
         check_verifier(kind, ev, rd)
 
+        # A PCR moving between the quote and the PCR read: quoted again, consistent.
+        sim.extend_after_quote = 1
+        rc, out, err = run_driver(driver, tee, "evidence", rd.hex(), opts)
+        check(rc == 0 and sim.extend_after_quote == 0, "racing PCR: rc=%d %s" % (rc, err))
+        raced = json.loads(out)
+        check(raced["tpm_quote"]["pcrs"][16] == tpm.pcr(16) != "00" * 32, "PCR16 not current")
+        check_verifier(kind, raced, rd)
+        sim.extend_after_quote = 100
+        rc, _, err = run_driver(driver, tee, "evidence", rd.hex(), opts)
+        sim.extend_after_quote = 0
+        check(rc == 4 and "PCRs kept changing" in err, "PCRs always moving: rc=%d %s" % (rc, err))
+
         # Metadata service unreachable: exit code 4 naming it.
         rc, _, err = run_driver(driver, tee, "evidence", rd.hex(),
                                 ["--tcti", sim.tcti, "--imds", "http://127.0.0.1:1"])
