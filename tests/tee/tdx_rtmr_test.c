@@ -6,20 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../unit/check.h"
 #include "tdx_rtmr.h"
 #include "tee.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                         \
-	do {                                                     \
-		if (!(cond)) {                                   \
-			failures++;                              \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);            \
-			fputc('\n', stderr);                     \
-		}                                                \
-	} while (0)
 
 int main(void)
 {

@@ -7,16 +7,7 @@
 
 #include "config.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		failures++; \
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-	} \
-} while (0)
+#include "check.h"
 
 /* Apply cmdline to fresh defaults; returns the result code. */
 static int apply(struct config *c, const char *cmdline, struct err *e)

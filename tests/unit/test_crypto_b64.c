@@ -6,16 +6,7 @@
 
 #include "b64.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		failures++; \
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-	} \
-} while (0)
+#include "check.h"
 
 /* Decode must succeed and give exactly want (wantlen bytes). */
 static void expect_decode(const char *in, int url, const char *want, size_t wantlen)

@@ -19,16 +19,7 @@
 #include "jwe.h"
 #include "teekey.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		failures++; \
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-	} \
-} while (0)
+#include "check.h"
 
 static const char plaintext_msg[] = "LUKS key material \x00\x01\x02 and more: 0123456789abcdef";
 

@@ -12,16 +12,7 @@
 #include "b64.h"
 #include "teekey.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		failures++; \
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-	} \
-} while (0)
+#include "check.h"
 
 /* The JWK has exactly these members, all strings. */
 static int has_exactly(const json_t *jwk, const char *const *names, size_t n)
