@@ -16,6 +16,28 @@ free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# free_port_pair: P such that P and P+1 are free on 127.0.0.1 right now.
+free_port_pair() {
+  /usr/bin/python3 - <<'EOF'
+import random, socket
+for _ in range(200):
+    p = random.randrange(20000, 60000)
+    socks = []
+    try:
+        for q in (p, p + 1):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", q))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(p)
+    break
+EOF
+}
+
 # make_tls_front DIR: CA + server cert for 10.0.2.100 (the address the guest
 # dials), used by the TLS front that forwards to the test KBS.
 make_tls_front() {
@@ -115,7 +137,9 @@ EOF
   rm -f "$d"/etc/cni/net.d/*.conflist
   # podman's own units are not needed by the test: keep the boot short
   for u in podman.service podman.socket podman-auto-update.timer podman-auto-update.service \
-      podman-restart.service e2scrub_reap.service e2scrub_all.timer fstrim.timer; do
+      podman-restart.service e2scrub_reap.service e2scrub_all.timer fstrim.timer \
+      getty-static.service getty@tty2.service getty@tty3.service getty@tty4.service \
+      getty@tty5.service getty@tty6.service; do
     ln -sf /dev/null "$d/etc/systemd/system/$u"
   done
   mkdir -p "$d/etc/systemd/journald.conf.d"
@@ -139,6 +163,7 @@ echo "VMTEST root-dm-uuid=$(cat /sys/block/$dm/dm/uuid 2>/dev/null)"
 echo "VMTEST run-fstype=$(stat -f -c %T /run/cvmboot)"
 echo "VMTEST status-result=$(sed -n 's/.*"result"[[:space:]]*:[[:space:]]*"\([a-z]*\)".*/\1/p' /run/cvmboot/status.json)"
 echo "VMTEST secrets=$(ls /run/cvmboot/secrets | tr '\n' ' ')"
+echo "VMTEST phases-ms=$(tr -d ' \n' < /run/cvmboot/status.json | sed -n 's/.*"phases":{\([^}]*\)}.*/\1/p')"
 EOF
   cat > "$d/etc/systemd/system/cvmboot-vmtest.service" <<'EOF'
 [Unit]
@@ -218,7 +243,7 @@ kbs_start() {
   shift
   mkdir -p "$kdir"
   /usr/bin/python3 "$src/tests/kbs/kbs.py" --workdir "$kdir" --resources "${KBS_RESOURCES:-$work/resources}" \
-    --port 0 --http "$@" > "$kdir/out" 2> "$kdir/err" &
+    --port 0 --http --trust "$work/vtpm/trust" "$@" > "$kdir/out" 2> "$kdir/err" &
   kbs_pid=$!
   for _ in $(seq 100); do grep -q READY "$kdir/out" 2>/dev/null && break; sleep 0.1; done
   kport=$(awk '/READY/ {print $2}' "$kdir/out")
@@ -240,14 +265,44 @@ kbs_stop() {
   return 0
 }
 
+# provision_vtpm DIR: a swtpm state (DIR/state) with an RSA-2048 restricted
+# signing AK under the EK persisted at 0x81010002, as a cloud provider would
+# provision it; the AK's public key goes to DIR/trust/tpm-ak.pem for the KBS.
+provision_vtpm() {
+  local d=$1 port cport pid rc=0
+  mkdir -p "$d/state" "$d/trust"
+  # the swtpm TCTI talks to PORT (commands) and PORT+1 (control)
+  port=$(free_port_pair)
+  cport=$((port + 1))
+  swtpm socket --tpm2 --tpmstate dir="$d/state" --flags not-need-init,startup-clear \
+    --server type=tcp,port="$port",bindaddr=127.0.0.1 \
+    --ctrl type=tcp,port="$cport",bindaddr=127.0.0.1 > "$d/swtpm.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+  (
+    export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port" TSS2_LOG=all+none
+    cd "$d"
+    tpm2_createek -c ek.ctx -G rsa > /dev/null
+    tpm2_createak -C ek.ctx -c ak.ctx -G rsa -g sha256 -s rsassa -u trust/tpm-ak.pem -f pem > /dev/null
+    tpm2_flushcontext -t > /dev/null
+    tpm2_flushcontext -s > /dev/null
+    tpm2_evictcontrol -C o -c ak.ctx 0x81010002 > /dev/null
+  ) > "$d/provision.log" 2>&1 || rc=$?
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  [ "$rc" = 0 ] || { cat "$d/provision.log" >&2; vm_log "vTPM provisioning failed"; return 1; }
+}
+
 # vm_boot NAME LIMIT_S NET CMDLINE_EXTRA: one QEMU boot, serial console in
 # $work/NAME.console with "<ms since QEMU start> <line>" per line.
 # NET: "kbs" (10.0.2.100:443 leads to the TLS front) or "none" (nothing there).
 vm_boot() {
   local name=$1 limit=$2 net=$3 extra=$4 tpmdir=$work/$1.tpm netdev rc t0
   mkdir -p "$tpmdir"
+  # every boot starts from the provisioned vTPM (fresh PCRs, the same AK)
+  [ -d "$work/vtpm/state" ] && cp -a "$work/vtpm/state/." "$tpmdir/"
   swtpm socket --tpm2 --tpmstate dir="$tpmdir" --ctrl type=unixio,path="$tpmdir/sock" \
-    --flags startup-clear --daemon --pid file="$tpmdir/pid" --log file="$tpmdir/log"
+    --daemon --pid file="$tpmdir/pid" --log file="$tpmdir/log"
   for _ in $(seq 50); do [ -S "$tpmdir/sock" ] && break; sleep 0.1; done
   netdev=user,id=n0,restrict=on
   [ "$net" = kbs ] && netdev+=",guestfwd=tcp:10.0.2.100:443-cmd:socat - TCP:127.0.0.1:$front_port"

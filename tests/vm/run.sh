@@ -5,14 +5,15 @@
 # (attestation refused, KBS unreachable, wrong key, emergency path).
 # Builds everything it needs. Ends with "vm: N passed, M failed".
 # Environment: CVMBOOT_VM_SCENARIOS (default "ok deny unreachable wrongkey
-#   emergency"), CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_KEEP=1 keeps the
+#   emergency disabled retry"), CVMBOOT_VM_TEE (tpm or sample, default tpm),
+#   CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_KEEP=1 keeps the
 #   work directory, CVMBOOT_VM_BUILD (default build-vm).
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
 build=${CVMBOOT_VM_BUILD:-$src/build-vm}
-scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency}
+scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry}
 ok_boots=${CVMBOOT_VM_OK_BOOTS:-3}
 suite_t0=$(date +%s)
 
@@ -59,6 +60,16 @@ bad = [r for r in map(json.loads, open(sys.argv[1]))
 sys.exit(1 if bad else 0)
 EOF2
 }
+# kbs_tee NAME TEE: the KBS served resources to a session attested as TEE.
+kbs_tee() {
+  /usr/bin/python3 - "$work/$1.kbs/requests.jsonl" "$2" <<'EOF2'
+import json, sys
+recs = [r for r in map(json.loads, open(sys.argv[1])) if r.get("endpoint") == "resource"]
+sys.exit(0 if recs and all(r.get("tee") == sys.argv[2] for r in recs) else 1)
+EOF2
+}
+# kbs_untouched NAME: the KBS got no request at all.
+kbs_untouched() { [ ! -s "$work/$1.kbs/requests.jsonl" ]; }
 wall_le() { [ "$(cat "$work/$1.wall")" -le $(($2 * 1000)) ]; }
 not_timed_out() { [ ! -e "$work/$1.timedout" ]; }
 
@@ -78,6 +89,15 @@ vm_log "root file system: $rootfs ($(($(date +%s) - t)) s)"
 tests/vm/make-image.sh "$rootfs/bin/busybox" "$work/image.tar"
 
 make_tls_front "$work/front"
+# the guest's TEE: tpm (a provisioned swtpm vTPM whose AK the KBS pins) or
+# sample; CVMBOOT_VM_TEE overrides
+tee=${CVMBOOT_VM_TEE:-tpm}
+export CVMBOOT_VM_TEE=$tee
+mkdir -p "$work/vtpm/trust"
+if [ "$tee" = tpm ]; then
+  provision_vtpm "$work/vtpm"
+fi
+vm_log "guest TEE: $tee"
 make_resources "$work/resources"
 head -c 32 /dev/urandom | base64 > "$work/passphrase"
 
@@ -106,6 +126,9 @@ check "initramfs holds the agent" lsinitrd_has "usr/bin/cvmboot"
 check "initramfs holds cvmboot.service" lsinitrd_has "cvmboot.service"
 check "initramfs holds the generator" lsinitrd_has "system-generators/cvmboot-generator"
 check "initramfs holds the KBS CA" lsinitrd_has "etc/cvmboot/kbs-ca.pem"
+if [ "$tee" = tpm ]; then
+  check "initramfs holds the TPM device TCTI" lsinitrd_has "libtss2-tcti-device.so"
+fi
 size_with=$(stat -c %s "$work/initrd.img")
 if [ "${CVMBOOT_VM_SIZES:-1}" = 1 ]; then
   build_initrd "$work/initrd-base.img" "$base_modules"
@@ -146,6 +169,7 @@ scenario_ok() {
     check "$name: boot finished (no timeout)" not_timed_out "$name"
     check "$name: cvmboot attested to the KBS" console_has "$name" "cvmboot: attested to https://10.0.2.100"
     check "$name: KBS accepted the attestation" kbs_served "$name" /kbs/v0/attest
+    check "$name: KBS saw a $tee-attested session" kbs_tee "$name" "$tee"
     check "$name: KBS served the LUKS key" kbs_served "$name" /kbs/v0/resource/default/luks/root
     check "$name: KBS served tls.crt" kbs_served "$name" /kbs/v0/resource/default/workload/tls.crt
     check "$name: KBS served tls.key" kbs_served "$name" /kbs/v0/resource/default/workload/tls.key
@@ -211,7 +235,34 @@ scenario_emergency() {
   vm_boot emergency 200 kbs "rd.cvmboot.on_failure=emergency"
   kbs_stop
   failed_closed emergency 150
-  check "emergency: the emergency target was reached" console_has emergency "Reached target .*Emergency Mode|Starting .*dracut-emergency|Started .*Emergency Shell"
+  check "emergency: the emergency target was reached" console_has emergency "Reached target .*Emergency Mode"
+  check "emergency: dracut refused a shell (rd.shell=0)" console_has emergency "Boot has failed"
+}
+
+scenario_retry() {
+  # on_failure=retry: the first attestation is refused, cvmboot.service fails
+  # and systemd starts it again; the second try unlocks and the boot goes on
+  kbs_start retry --fault deny-attest=1
+  vm_boot retry 300 kbs "rd.cvmboot.on_failure=retry"
+  kbs_stop
+  check "retry: boot finished (no timeout)" not_timed_out retry
+  check "retry: the first try was refused" console_has retry "boot failed \\(refused\\)"
+  check "retry: systemd restarted cvmboot.service" console_has retry "cvmboot.service: Scheduled restart job"
+  check "retry: the second try unlocked the root" console_has retry "cvmboot: unlocked .*\\(root\\)"
+  check "retry: workload up after the retry" console_has retry "CVMBOOT-WORKLOAD-UP cert-sha256=$cert_sha"
+  check "retry: no secret on the console" no_secret_on_console retry
+}
+
+scenario_disabled() {
+  # rd.cvmboot=0: the unit is skipped, nothing is asked of the KBS, the root
+  # stays locked; rd.timeout ends the wait for the root device
+  kbs_start disabled
+  vm_boot disabled 200 kbs "rd.cvmboot=0 rd.timeout=20 rd.retry=20"
+  kbs_stop
+  failed_closed disabled 150
+  check "disabled: cvmboot.service skipped by its condition" console_has disabled \
+    "cvmboot.service.*skipped because of an unmet condition check \\(ConditionKernelCommandLine=!rd.cvmboot=0\\)"
+  check "disabled: the KBS got no request" kbs_untouched disabled
 }
 
 for s in $scenarios; do
@@ -222,6 +273,10 @@ done
 if [ ${#ok_names[@]} -gt 0 ]; then
   echo
   timeline "${ok_names[@]}"
+  echo "agent phases in the guest (ms, status.json):"
+  for n in "${ok_names[@]}"; do
+    printf '  %-5s %s\n' "$n" "$(grep -o 'VMTEST phases-ms=.*' "$work/$n.console" | head -n1 | cut -d= -f2-)"
+  done
 fi
 echo
 echo "VM suite wall time: $(($(date +%s) - suite_t0)) s"
