@@ -15,10 +15,14 @@ scripts/install-deps.sh --vm || { echo "dependency installation failed"; echo "0
 run_meson_suites() { # name builddir [meson test args...]
   local name=$1 dir=$2; shift 2
   echo "=== $name"
+  rm -f "$dir/meson-logs/testlog-$name".json "$dir/meson-logs/testlog-$name"-*.json
   meson test -C "$dir" --num-processes 2 --print-errorlogs --logbase "testlog-$name" "$@" \
     > "$logs/$name.log" 2>&1
   tail -n 15 "$logs/$name.log"
-  cp "$dir/meson-logs/testlog-$name.json" "$logs/$name.json" 2>/dev/null || true
+  # meson appends the wrapper's name to the log base when --wrapper is given.
+  local json
+  json=$(ls -t "$dir/meson-logs/testlog-$name"*.json 2>/dev/null | head -n 1)
+  if [ -n "$json" ]; then cp "$json" "$logs/$name.json"; else echo "no test log for $name" > "$logs/$name.missing"; fi
 }
 
 build_ok=1
@@ -68,6 +72,9 @@ for path in sorted(glob.glob(logs + "/*.json")):
         else:
             failed += 1
             failures.append("%s: %s (%s)" % (run, t["name"], t["result"]))
+for path in sorted(glob.glob(logs + "/*.missing")):
+    failed += 1
+    failures.append(open(path).read().strip())
 if not build_ok:
     failed += 1
     failures.append("build failed")
