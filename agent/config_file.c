@@ -1,9 +1,8 @@
-/* The configuration file (INI, read with libinih): every section, key and
- * value is checked, and errors say "FILE:LINE: [SECTION] KEY: what". */
+/* The configuration file (INI): every section, key and value is checked,
+ * and errors say "FILE:LINE: [SECTION] KEY: what". */
 #include "config.h"
 
 #include <errno.h>
-#include <ini.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,7 +12,7 @@
 
 #define CONFIG_LINE_MAX 1024       /* longest accepted line, newline excluded */
 #define CONFIG_FILE_MAX (256 * 1024)
-#define CONFIG_SECTION_MAX 49      /* inih keeps at most 49 bytes of a section name */
+#define CONFIG_SECTION_MAX 49      /* "resource." + a resource name fits */
 #define RESOURCE_PREFIX "resource."
 #define RESOURCE_PREFIX_LEN (sizeof(RESOURCE_PREFIX) - 1)
 #define VALUE_SHOWN "%.80s"        /* how much of a bad value an error message repeats */
@@ -403,7 +402,7 @@ struct parse_ctx {
 	const char *path;
 	FILE *f;
 	struct err *e;
-	int line;                         /* the line inih is working on */
+	int line;                         /* the line being parsed */
 	bool failed;                      /* e holds an error for line err_line */
 	int err_line;
 	int section_line[N_SECTIONS];     /* where each fixed section started */
@@ -411,6 +410,7 @@ struct parse_ctx {
 	int res_line[CFG_MAX_RESOURCES];  /* [resource.NAME] header line, 0 = not from this file */
 	int res_key_line[CFG_MAX_RESOURCES][RK_COUNT];
 	char buf[CONFIG_LINE_MAX + 2];
+	char section[CONFIG_SECTION_MAX + 1]; /* current section, "" before the first */
 };
 
 /* Record the first error at the current line: "FILE:LINE: [SECTION] KEY: message". */
@@ -521,34 +521,63 @@ static int read_physical_line(struct parse_ctx *ctx, size_t limit)
 	return 1;
 }
 
-/* inih reader: one physical line per call, checked for length, with leading
- * blanks removed (so an indented line is never taken as a continuation).
- * Comments may be as long as CONFIG_LINE_MAX; other lines must fit inih's
- * buffer (num - 3 bytes), else they would be cut. */
-static char *read_line(char *str, int num, void *stream)
+static void trim_right(char *s)
 {
-	struct parse_ctx *ctx = stream;
-	size_t limit = (size_t)num - 3;
+	size_t len = strlen(s);
+
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		s[--len] = '\0';
+}
+
+static int handle_key(struct parse_ctx *ctx, const char *section, const char *key,
+		      const char *value);
+
+/* "key = value": split at the first '=', trim both sides, and end the value
+ * at a ';' that follows a blank (an inline comment). */
+static int parse_key_line(struct parse_ctx *ctx, char *line)
+{
+	char *eq = strchr(line, '='), *value;
+
+	if (!eq) {
+		err_set(ctx->e, CVM_E_CONFIG, "syntax error (expected '[section]' or 'key = value')");
+		return fail_at(ctx, ctx->line, NULL, NULL);
+	}
+	*eq = '\0';
+	trim_right(line);
+	value = eq + 1 + strspn(eq + 1, " \t");
+	for (char *p = value; *p; p++) {
+		if (*p == ';' && p > value && (p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			break;
+		}
+	}
+	trim_right(value);
+	return handle_key(ctx, ctx->section, line, value);
+}
+
+/* One physical line: blank, comment, section header or key. Leading blanks
+ * are dropped (indentation means nothing). Returns 1 to go on, 0 at the end
+ * of the file or on an error (ctx->failed says which). */
+static int parse_line(struct parse_ctx *ctx)
+{
 	char *line;
 
-	if (ctx->failed || num < 4)
-		return NULL;
 	if (read_physical_line(ctx, CONFIG_LINE_MAX) <= 0)
-		return NULL;
+		return 0;
 	line = ctx->buf;
 	if (ctx->line == 1 && !strncmp(line, "\xEF\xBB\xBF", 3))
 		line += 3;
 	line += strspn(line, " \t");
-	if (*line == ';' || *line == '#')
-		return strcpy(str, ";");
-	if (strlen(line) > limit) {
-		err_set(ctx->e, CVM_E_CONFIG, "line too long (at most %zu bytes)", limit);
-		fail_at(ctx, ctx->line, NULL, NULL);
-		return NULL;
+	if (!*line || *line == ';' || *line == '#')
+		return 1;
+	if (*line == '[') {
+		if (!check_section_header(ctx, line))
+			return 0;
+		/* check_section_header cut the line at ']' and bounded the name. */
+		snprintf(ctx->section, sizeof(ctx->section), "%s", line + 1);
+		return 1;
 	}
-	if (*line == '[' && !check_section_header(ctx, strcpy(str, line)))
-		return NULL;
-	return strcpy(str, line);
+	return parse_key_line(ctx, line);
 }
 
 static const struct key_def *find_key(const char *section, const char *key)
@@ -648,13 +677,10 @@ static int handle_resource_key(struct parse_ctx *ctx, const char *section, const
 	return 1;
 }
 
-/* inih handler: one "key = value" of a section. */
-static int handle_key(void *user, const char *section, const char *key, const char *value)
+/* One "key = value" of a section; 1 if accepted, 0 on an error. */
+static int handle_key(struct parse_ctx *ctx, const char *section, const char *key,
+		      const char *value)
 {
-	struct parse_ctx *ctx = user;
-
-	if (ctx->failed)
-		return 0;
 	if (!*section) {
 		err_set(ctx->e, CVM_E_CONFIG, "key '" VALUE_SHOWN "' outside of any section", key);
 		return fail_at(ctx, ctx->line, NULL, NULL);
@@ -711,20 +737,10 @@ static int finish_resources(struct parse_ctx *ctx)
 
 static int parse_stream(struct parse_ctx *ctx)
 {
-	int rc = ini_parse_stream(read_line, ctx, handle_key, ctx);
-
-	if (rc > 0 && (!ctx->failed || rc < ctx->err_line)) {
-		ctx->failed = false;
-		err_set(ctx->e, CVM_E_CONFIG, "syntax error (expected '[section]' or 'key = value')");
-		fail_at(ctx, rc, NULL, NULL);
-		return ctx->e->code;
-	}
+	while (parse_line(ctx))
+		;
 	if (ctx->failed)
 		return ctx->e->code;
-	if (rc == -2)
-		return err_set(ctx->e, CVM_E_INTERNAL, "%s: out of memory", ctx->path);
-	if (rc != 0)
-		return err_set(ctx->e, CVM_E_CONFIG, "%s: cannot parse", ctx->path);
 	return finish_resources(ctx);
 }
 

@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
   build-essential meson ninja-build pkg-config
   libcryptsetup-dev cryptsetup-bin libssl-dev libcurl4-openssl-dev
-  libjansson-dev libinih-dev libtss2-dev
+  libjansson-dev libtss2-dev
   python3 python3-cryptography python3-fusepy fuse3
   swtpm swtpm-tools tpm2-tools
   valgrind openssl curl socat time
