@@ -16,4 +16,15 @@ static int failures;
 	} \
 } while (0)
 
+/* The end of a test's main(): its exit status, with a one-line summary. */
+static inline int check_report(const char *what)
+{
+	if (failures) {
+		fprintf(stderr, "%s: %d check(s) failed\n", what, failures);
+		return 1;
+	}
+	printf("%s: all checks passed\n", what);
+	return 0;
+}
+
 #endif

@@ -230,10 +230,5 @@ int main(void)
 	test_errors();
 	test_bounds();
 	test_files();
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("all cmdline checks passed\n");
-	return 0;
+	return check_report("cmdline");
 }

@@ -137,10 +137,5 @@ int main(void)
 	test_alphabets();
 	test_all_bytes_round_trip();
 	test_strictness();
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("b64: all tests passed\n");
-	return 0;
+	return check_report("b64");
 }

@@ -204,10 +204,5 @@ int main(void)
 	test_rejects();
 	test_number_vectors();
 	test_runtime_data_digest();
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("jcs: all tests passed\n");
-	return 0;
+	return check_report("jcs");
 }

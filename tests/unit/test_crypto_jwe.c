@@ -924,10 +924,5 @@ int main(void)
 	EVP_PKEY_free(p256);
 	EVP_PKEY_free(p521);
 	EVP_PKEY_free(rsa);
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("jwe: all tests passed\n");
-	return 0;
+	return check_report("jwe");
 }

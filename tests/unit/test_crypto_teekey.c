@@ -176,10 +176,5 @@ int main(void)
 	test_p521();
 	test_rsa();
 	test_mismatch_and_fresh();
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("teekey: all tests passed\n");
-	return 0;
+	return check_report("teekey");
 }

@@ -169,10 +169,5 @@ int main(void)
 	test_jitter();
 	test_budget();
 	test_retry_after();
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("all retry checks passed\n");
-	return 0;
+	return check_report("retry");
 }

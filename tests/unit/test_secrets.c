@@ -328,10 +328,5 @@ int main(void)
 	test_write_path(base);
 	rm_rf(base);
 	test_prepare_on_tmpfs();
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("all secrets checks passed\n");
-	return 0;
+	return check_report("secrets");
 }
