@@ -1,6 +1,8 @@
 /* cvmboot: the command line. Global options, configuration merge (defaults,
  * file, kernel command line), then one subcommand. */
 #include <getopt.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -89,6 +91,16 @@ fail:
 	return e.code ? e.code : CVM_E_CONFIG;
 }
 
+/* Keys live in this process's memory: no core dump may carry them to disk,
+ * and no unprivileged process may ptrace them out. */
+static void protect_process_memory(void)
+{
+	struct rlimit none = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		log_warn("cannot disable core dumps; key material could reach a core file");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -104,6 +116,7 @@ int main(int argc, char **argv)
 	static struct config cfg; /* large: keep it off the stack */
 	int opt, rc;
 
+	protect_process_memory();
 	while ((opt = getopt_long(argc, argv, "+c:vh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config_path = optarg; config_explicit = true; break;

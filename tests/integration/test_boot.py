@@ -568,5 +568,31 @@ def unlock_from_token_no_activate(env):
     check_one_connection(kbs)
 
 
+@case
+def no_core_dumps_while_holding_keys(env):
+    """While it holds keys the agent's core limit is 0 (it also marks itself not
+    dumpable, which /proc does not show), so a crash writes no key to disk."""
+    import subprocess
+    import time
+    data, sections = standard_resources(env)
+    kbs = env.start_kbs(faults=["delay=resource:1500:1"])
+    config = env.config([kbs.url], kbs.ca, resources=sections)
+    proc = subprocess.Popen([os.environ["CVMBOOT_BIN"], "--config", config, "--cmdline",
+                             "/dev/null", "boot"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not any(e["endpoint"] == "resource" for e in kbs.requests()):
+            check(time.monotonic() < deadline and proc.poll() is None, "no resource request")
+            time.sleep(0.05)
+        with open("/proc/%d/limits" % proc.pid) as f:
+            core = [line.split() for line in f if line.startswith("Max core file size")][0]
+        check(core[4:6] == ["0", "0"], "core limit is %r" % core)
+        check(proc.poll() is None, "agent finished before the check")
+    finally:
+        proc.wait(timeout=20)
+    check(proc.returncode == 0, "boot failed: rc %s" % proc.returncode)
+
+
 if __name__ == "__main__":
     sys.exit(run_case(CASES, sys.argv))
