@@ -4,19 +4,19 @@
 # builtins only (the generator runs before anything else in the initrd).
 
 # cvmboot_ini_get FILE SECTION KEY: prints the last value of KEY in [SECTION]
-# (empty when absent). Full-line ;/# comments and whitespace-preceded inline
-# comments are dropped, as the agent's parser does.
+# (empty when absent). Full-line ;/# comments and inline comments (a ';'
+# after a blank) are dropped, as the agent's parser does; an inline '#' is
+# part of the value.
 cvmboot_ini_get() {
     _f=$1 _want_s=$2 _want_k=$3 _sect= _val=
     [ -r "$_f" ] || return 0
     while IFS= read -r _line || [ -n "$_line" ]; do
         _line=${_line%%[[:space:]];*}
-        _line=${_line%%[[:space:]]#*}
         _line=${_line#"${_line%%[![:space:]]*}"}
         _line=${_line%"${_line##*[![:space:]]}"}
         case $_line in
             '' | ';'* | '#'*) continue ;;
-            '['*']') _sect=${_line#[}; _sect=${_sect%]}; continue ;;
+            '['*']'*) _sect=${_line#[}; _sect=${_sect%%]*}; continue ;;
             *=*) ;;
             *) continue ;;
         esac

@@ -29,8 +29,10 @@ cat > "$tmp/a.conf" <<'EOF'
 [kbs]
 url = https://kbs.example:8080   ; first
 url=https://kbs2.example
-ca_file = /etc/cvmboot/kbs-ca.pem # inline
-[retry]
+ca_file = /etc/cvmboot/kbs-ca.pem	; inline after a tab
+cert = a#b ;c
+[retry] ; comment after a header
+
   budget = 90s
 [boot]
 on_failure = poweroff
@@ -38,16 +40,18 @@ on_failure = poweroff
 path = default/luks/root
 [resource.tls]
 path = default/workload/tls.crt
-[workload]
+[workload] # comment
 image = localhost/app:1
 env = A=1
 env = B=two words ; comment
+env = C=x#y
 publish = 8443:8443
 command = /app/serve --port 8443
 EOF
 expect "ini: last value of a repeated key" "$(cvmboot_ini_get "$tmp/a.conf" kbs url)" https://kbs2.example
-expect "ini: inline # comment dropped" "$(cvmboot_ini_get "$tmp/a.conf" kbs ca_file)" /etc/cvmboot/kbs-ca.pem
-expect "ini: indented key" "$(cvmboot_ini_get "$tmp/a.conf" retry budget)" 90s
+expect "ini: inline ; comment after a tab dropped" "$(cvmboot_ini_get "$tmp/a.conf" kbs ca_file)" /etc/cvmboot/kbs-ca.pem
+expect "ini: '#' inside a value kept" "$(cvmboot_ini_get "$tmp/a.conf" kbs cert)" "a#b"
+expect "ini: indented key, header with a comment" "$(cvmboot_ini_get "$tmp/a.conf" retry budget)" 90s
 expect "ini: key of another section not taken" "$(cvmboot_ini_get "$tmp/a.conf" boot url)" ""
 expect "ini: missing file is empty" "$(cvmboot_ini_get "$tmp/none.conf" kbs url)" ""
 expect "ini: resource sections counted" "$(cvmboot_ini_count "$tmp/a.conf" resource.)" 2
@@ -105,9 +109,9 @@ printf '{"command":"boot","result":"ok"}' > "$tmp/run/status.json"
 expect "workload: ok boot (compact JSON) -> 0" "$(run_ws check)" 0
 expect "workload: run execs podman" "$(run_ws run)" 0
 expect "workload: podman arguments" "$(cat "$tmp/ws.out")" \
-    "run --rm --replace --name=cvmboot-workload --log-driver=journald --pull=never --volume=$tmp/run/secrets:/run/secrets/cvmboot:ro --env=A=1 --env=B=two words --publish=8443:8443 localhost/app:1 /app/serve --port 8443"
+    "run --rm --replace --name=cvmboot-workload --log-driver=journald --pull=never --volume=$tmp/run/secrets:/run/secrets/cvmboot:ro --env=A=1 --env=B=two words --env=C=x#y --publish=8443:8443 localhost/app:1 /app/serve --port 8443"
 CVMBOOT_PODMAN_ARGS="--network=host --cap-drop=all" CVMBOOT_CONF=$tmp/a.conf sh "$ws" args > "$tmp/args"
-expect "workload: one argument per line, spaces kept" "$(grep -c '' "$tmp/args")" 16
+expect "workload: one argument per line, spaces kept" "$(grep -c '' "$tmp/args")" 17
 has "workload: extra podman options before the image" "$tmp/args" "^--cap-drop=all$"
 expect "workload: env value with spaces is one argument" "$(grep -c '^--env=B=two words$' "$tmp/args")" 1
 printf '[workload]\ncommand = /x\n' > "$tmp/noimage.conf"
