@@ -4,6 +4,8 @@
 # then checks the workload container got its mTLS files; plus negative boots
 # (attestation refused, KBS unreachable, wrong key, emergency path).
 # Builds everything it needs. Ends with "vm: N passed, M failed".
+# `tests/vm/run.sh --demo` (scripts/demo.sh --vm): one good boot, showing the
+# console lines that matter, the checks and the timeline.
 # Environment: CVMBOOT_VM_SCENARIOS (default "ok deny unreachable wrongkey
 #   emergency disabled retry"), CVMBOOT_VM_TEE (tpm or sample, default tpm),
 #   CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_KEEP=1 keeps the
@@ -15,6 +17,13 @@ cd "$src"
 build=${CVMBOOT_VM_BUILD:-$src/build-vm}
 scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry}
 ok_boots=${CVMBOOT_VM_OK_BOOTS:-3}
+demo=0
+if [ "${1:-}" = --demo ]; then
+  demo=1 scenarios=ok ok_boots=1 CVMBOOT_VM_SIZES=0
+elif [ $# -gt 0 ]; then
+  echo "usage: tests/vm/run.sh [--demo]" >&2
+  exit 2
+fi
 suite_t0=$(date +%s)
 
 work=$(mktemp -d /tmp/cvmboot-vm.XXXXXX)
@@ -275,6 +284,12 @@ for s in $scenarios; do
   "scenario_$s"
 done
 
+if [ "$demo" = 1 ]; then
+  echo
+  echo "--- the boot, as the serial console showed it (ms since QEMU start):"
+  grep -E "Linux version|Welcome to|Reached target .*Network is Online|cvmboot(\[[0-9]+\])?: |VMTEST|CVMBOOT-WORKLOAD-UP|reboot: Power down" \
+    "$work/ok1.console" | cut -c1-200
+fi
 if [ ${#ok_names[@]} -gt 0 ]; then
   echo
   timeline "${ok_names[@]}"
