@@ -224,12 +224,13 @@ install() { return 0; }
 EOF
 }
 
-# build_initrd OUT MODULES...: a slim --no-hostonly initramfs.
+# build_initrd OUT MODULES...: a slim --no-hostonly initramfs (with the
+# configuration $GUEST_CONF, default $work/guest.conf).
 build_initrd() {
   local out=$1
   shift
   mkdir -p "$work/dracut-confdir"
-  dracutbasedir=$work/dracut-base CVMBOOT_BIN=$build/cvmboot CVMBOOT_CONF=$work/guest.conf \
+  dracutbasedir=$work/dracut-base CVMBOOT_BIN=$build/cvmboot CVMBOOT_CONF=${GUEST_CONF:-$work/guest.conf} \
     CVMBOOT_CA_FILE=$work/front/ca.pem \
     dracut --quiet --force --no-hostonly --no-early-microcode --conf /dev/null \
     --confdir "$work/dracut-confdir" --kver "$kver" --compress "zstd -3 -q -T0" \
@@ -293,7 +294,8 @@ provision_vtpm() {
   [ "$rc" = 0 ] || { cat "$d/provision.log" >&2; vm_log "vTPM provisioning failed"; return 1; }
 }
 
-# vm_boot NAME LIMIT_S NET CMDLINE_EXTRA: one QEMU boot, serial console in
+# vm_boot NAME LIMIT_S NET CMDLINE_EXTRA: one QEMU boot ($INITRD, default
+# $work/initrd.img), serial console in
 # $work/NAME.console with "<ms since QEMU start> <line>" per line.
 # NET: "kbs" (10.0.2.100:443 leads to the TLS front) or "none" (nothing there).
 vm_boot() {
@@ -310,7 +312,7 @@ vm_boot() {
   set +e
   timeout --kill-after=5 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 \
     -display none -monitor none -serial stdio -no-reboot -nodefaults \
-    -kernel "/boot/vmlinuz-$kver" -initrd "$work/initrd.img" \
+    -kernel "/boot/vmlinuz-$kver" -initrd "${INITRD:-$work/initrd.img}" \
     -append "root=/dev/mapper/root rw console=ttyS0 panic=-1 rd.luks=0 rd.shell=0 rd.emergency=poweroff systemd.show_status=1 $extra" \
     -drive "file=$work/root.img,format=raw,if=virtio" \
     -netdev "$netdev" -device virtio-net-pci,netdev=n0 \

@@ -7,7 +7,7 @@
 # `tests/vm/run.sh --demo` (scripts/demo.sh --vm): one good boot, showing the
 # console lines that matter, the checks and the timeline.
 # Environment: CVMBOOT_VM_SCENARIOS (default "ok deny unreachable wrongkey
-#   emergency disabled retry"), CVMBOOT_VM_TEE (tpm or sample, default tpm),
+#   emergency disabled retry"; "tokens" is opt-in), CVMBOOT_VM_TEE (tpm or sample, default tpm),
 #   CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_KEEP=1 keeps the
 #   work directory, CVMBOOT_VM_BUILD (default build-vm).
 set -euo pipefail
@@ -49,6 +49,11 @@ check() {
   if "$@" > /dev/null 2>&1; then pass "$what"; else fail "$what"; fi
 }
 console_has() { grep -E -q -- "$2" "$work/$1.console"; }
+console_count_ge_le() {
+  local n
+  n=$(grep -E -c -- "$2" "$work/$1.console")
+  [ "$n" -ge "$3" ] && [ "$n" -le "$4" ]
+}
 console_count_ge() { [ "$(grep -E -c -- "$2" "$work/$1.console")" -ge "$3" ]; }
 console_lacks() { ! grep -E -q -- "$2" "$work/$1.console"; }
 console_lacks_fixed() { ! grep -F -q -- "$2" "$work/$1.console"; }
@@ -261,6 +266,23 @@ scenario_retry() {
   check "retry: the second try unlocked the root" console_has retry "cvmboot: unlocked .*\\(root\\)"
   check "retry: workload up after the retry" console_has retry "CVMBOOT-WORKLOAD-UP cert-sha256=$cert_sha"
   check "retry: no secret on the console" no_secret_on_console retry
+}
+
+scenario_tokens() {
+  # discover_tokens = true (the default) next to the explicit [resource.root]:
+  # the volume must be opened once, not once per way it was found.
+  # Not in the default list yet: the agent plans /dev/vda twice (see the
+  # report of issue 4); add it to the defaults once that is fixed.
+  sed 's/^discover_tokens = false/discover_tokens = true/' "$work/guest.conf" > "$work/guest-tokens.conf"
+  GUEST_CONF=$work/guest-tokens.conf build_initrd "$work/initrd-tokens.img" "$base_modules cvmboot systemd-networkd"
+  kbs_start tokens
+  INITRD=$work/initrd-tokens.img vm_boot tokens 240 kbs "rd.cvmboot.on_failure=poweroff"
+  kbs_stop
+  check "tokens: boot finished (no timeout)" not_timed_out tokens
+  check "tokens: the root key was fetched once" console_count_ge_le tokens "fetched resource default/luks/root" 1 1
+  check "tokens: unlocked the root volume" console_has tokens "cvmboot: unlocked .*\\(root\\)"
+  check "tokens: no unlock error" console_lacks tokens "boot failed"
+  check "tokens: workload up" console_has tokens "CVMBOOT-WORKLOAD-UP cert-sha256=$cert_sha"
 }
 
 scenario_disabled() {
