@@ -77,17 +77,18 @@ static void sanitize(const char *in, char *out, size_t out_len)
 	out[j] = '\0';
 }
 
-/* "HTTP 401 PolicyDeny: <detail>" from an RFC 7807 body, or just the status. */
-static void describe_problem(const struct http_response *r, char *out, size_t out_len)
+/* Describe a non-200 answer as "HTTP 401 PolicyDeny: <detail>" from its
+ * RFC 7807 body (or just the status); returns whether the body carried a
+ * KBS problem type, i.e. came from the KBS itself rather than a proxy. */
+static bool describe_problem(const struct http_response *r, char *out, size_t out_len)
 {
 	char type[128] = "", detail[512] = "";
 	json_t *j = r->body ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
 	const char *t = json_string_value(json_object_get(j, "type"));
 	const char *d = json_string_value(json_object_get(j, "detail"));
+	bool from_kbs = t && strncmp(t, PROBLEM_TYPE_PREFIX, strlen(PROBLEM_TYPE_PREFIX)) == 0;
 
-	if (t && strncmp(t, PROBLEM_TYPE_PREFIX, strlen(PROBLEM_TYPE_PREFIX)) == 0)
-		t += strlen(PROBLEM_TYPE_PREFIX);
-	sanitize(t, type, sizeof(type));
+	sanitize(from_kbs ? t + strlen(PROBLEM_TYPE_PREFIX) : t, type, sizeof(type));
 	sanitize(d, detail, sizeof(detail));
 	json_decref(j);
 	if (type[0] || detail[0])
@@ -95,28 +96,19 @@ static void describe_problem(const struct http_response *r, char *out, size_t ou
 			 detail[0] ? detail : "(no detail)");
 	else
 		snprintf(out, out_len, "HTTP %ld (no problem details)", r->status);
+	return from_kbs;
 }
 
-/* Worth retrying: no answer, rate limiting, or a server error that did not
- * come from the KBS itself. A 5xx carrying a KBS problem type (newer
- * Trustee answers AttestationError and PluginInternalError with 500) is the
- * KBS's considered answer, so it is final; 502/503/504 come from gateways
- * and overload and are always retried. */
-static bool is_retryable(const struct http_response *r, bool kbs_problem)
+/* Worth retrying: rate limiting, or a server error that did not come from
+ * the KBS itself. A 5xx carrying a KBS problem type (newer Trustee answers
+ * AttestationError and PluginInternalError with 500) is the KBS's
+ * considered answer, so it is final; 502/503/504 come from gateways and
+ * overload and are always retried. */
+static bool is_retryable(long status, bool from_kbs)
 {
-	if (r->status == 429 || r->status == 502 || r->status == 503 || r->status == 504)
+	if (status == 429 || status == 502 || status == 503 || status == 504)
 		return true;
-	return r->status >= 500 && !kbs_problem;
-}
-
-static bool has_kbs_problem_type(const struct http_response *r)
-{
-	json_t *j = r->body ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
-	const char *t = json_string_value(json_object_get(j, "type"));
-	bool yes = t && strncmp(t, PROBLEM_TYPE_PREFIX, strlen(PROBLEM_TYPE_PREFIX)) == 0;
-
-	json_decref(j);
-	return yes;
+	return status >= 500 && !from_kbs;
 }
 
 /* Classify an answer; on RETRY/FINAL, e says what happened. */
@@ -143,8 +135,7 @@ static enum outcome classify(const struct kbs *k, const struct http_response *r,
 	}
 	if (r->status == 200)
 		return DONE;
-	describe_problem(r, problem, sizeof(problem));
-	if (is_retryable(r, has_kbs_problem_type(r))) {
+	if (is_retryable(r->status, describe_problem(r, problem, sizeof(problem)))) {
 		err_set(e, CVM_E_NETWORK, "%s: %s", what, problem);
 		return RETRY;
 	}
