@@ -287,34 +287,44 @@ static enum outcome handshake(struct kbs *k, long *retry_after_ms, struct err *e
 	return o;
 }
 
-/* After a retryable failure: move to the next KBS (failover), and sleep
+/* After a retryable failure: move to the next KBS (failover), and back off
  * only when every KBS has been tried in this round. Returns -1 when the
  * budget is spent. */
 static int next_attempt(struct kbs *k, struct retry *rt, long retry_after_ms, const char *what,
 			struct err *e)
 {
-	long delay;
+	const char *failed = kbs_url(k);
+	long delay = 0;
 
 	if (k->cfg->n_urls > 1) {
 		k->url_idx = (k->url_idx + 1) % k->cfg->n_urls;
 		k->attested = false;
-		log_warn("%s failed (%s); trying KBS %s", what, e->msg, kbs_url(k));
-		if (k->url_idx != 0)
-			return retry_remaining_ms(rt) > 0 ? 0 : -1;
 	}
-	delay = retry_next_delay_ms(rt, retry_after_ms);
-	if (delay < 0)
+	if (k->url_idx == 0) {
+		delay = retry_next_delay_ms(rt, retry_after_ms);
+		if (delay < 0)
+			return -1;
+	} else if (retry_remaining_ms(rt) <= 0) {
 		return -1;
-	log_warn("%s failed (%s); retrying in %ld ms", what, e->msg, delay);
+	}
+	log_warn("%s at %s failed (%s); %s %s in %ld ms", what, failed, e->msg,
+		 strcmp(failed, kbs_url(k)) ? "trying" : "retrying", kbs_url(k), delay);
 	sleep_ms(delay);
 	return 0;
 }
 
+/* "gave up after 7 rounds in 3004 ms (retry budget 3000 ms; tried https://a, https://b)" */
 static int budget_exhausted(struct kbs *k, struct retry *rt, struct err *e)
 {
-	return err_wrap(e, "gave up after %d attempt(s) in %ld ms (retry budget %ld ms, KBS %s%s)",
-			rt->attempt + 1, (long)(monotonic_ms() - rt->start_ms), k->cfg->retry_budget_ms,
-			k->cfg->n_urls > 1 ? "tried: all " : "", k->cfg->n_urls > 1 ? "configured" : kbs_url(k));
+	char tried[CFG_MAX_URLS * (CFG_URL_MAX + 2)] = "";
+	size_t used = 0;
+
+	for (int i = 0; i < k->cfg->n_urls && used < sizeof(tried); i++)
+		used += (size_t)snprintf(tried + used, sizeof(tried) - used, "%s%s", i ? ", " : "",
+					 k->cfg->urls[i]);
+	return err_wrap(e, "gave up after %d round(s) in %ld ms (retry budget %ld ms; tried %s)",
+			rt->attempt + 1, (long)(monotonic_ms() - rt->start_ms),
+			k->cfg->retry_budget_ms, tried);
 }
 
 static int attest_within(struct kbs *k, struct retry *rt, struct err *e)
