@@ -74,8 +74,9 @@ static int discover_token_volumes(struct boot_plan *p, struct err *e)
 		struct err ignored = { 0 };
 		char device[CFG_PATH_MAX], mapper[CFG_NAME_MAX], label[CFG_NAME_MAX];
 
+		/* dm-* are mappings already open (perhaps ours), ram* never LUKS. */
 		if (de->d_name[0] == '.' || strncmp(de->d_name, "dm-", 3) == 0 ||
-		    strncmp(de->d_name, "loop", 4) == 0 || strncmp(de->d_name, "ram", 3) == 0)
+		    strncmp(de->d_name, "ram", 3) == 0)
 			continue;
 		snprintf(device, sizeof(device), "/dev/%.200s", de->d_name);
 		if (plan_has_device(p, device) || luks_read_token(device, &info, &ignored) != 0)

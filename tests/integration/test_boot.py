@@ -569,6 +569,35 @@ def unlock_from_token_no_activate(env):
 
 
 @case
+def boot_discovers_volume_by_token(env):
+    """With no LUKS volume configured, `boot` finds the block device carrying a
+    cvmboot token (a loop device over an enrolled image), fetches the resource
+    the token names and verifies the key."""
+    import subprocess
+    if not luks_available() or not shutil.which("losetup"):
+        print("SKIP: needs root, cryptsetup and losetup")
+        sys.exit(77)
+    key = env.resource("default/luks/found", os.urandom(32), secret=True)
+    kbs = env.start_kbs()
+    img = make_luks_image(env, key, "default/luks/found", [kbs.url])
+    loop = subprocess.run(["losetup", "--find", "--show", img], capture_output=True, text=True)
+    if loop.returncode != 0:
+        print("SKIP: no loop device: %s" % loop.stderr.strip())
+        sys.exit(77)
+    dev = loop.stdout.strip()
+    try:
+        res = env.run(["boot", "--no-activate"], env.config(
+            [kbs.url], kbs.ca, luks={"discover_tokens": True}))
+    finally:
+        subprocess.run(["losetup", "-d", dev], capture_output=True)
+    check(res.rc == 0, "boot did not unlock the discovered volume\n%r" % res)
+    st = env.status()
+    check(st["volumes"] == [dev], "volumes %r, expected [%r]" % (st["volumes"], dev))
+    paths = [e["path"] for e in kbs.requests() if e["endpoint"] == "resource"]
+    check(paths == ["/kbs/v0/resource/default/luks/found"], "fetched %r" % paths)
+
+
+@case
 def no_core_dumps_while_holding_keys(env):
     """While it holds keys the agent's core limit is 0 (it also marks itself not
     dumpable, which /proc does not show), so a crash writes no key to disk."""
