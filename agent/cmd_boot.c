@@ -5,6 +5,8 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "commands.h"
@@ -38,10 +40,25 @@ static void plan_wipe(struct boot_plan *p)
 	}
 }
 
-static bool plan_has_device(const struct boot_plan *p, const char *device)
+/* Whether a planned volume is this device: the same LUKS2 UUID when it was
+ * named by UUID=, else the same block device (or file) whatever the path. */
+static bool same_volume(const struct volume *v, const char *device, const char *uuid)
+{
+	struct stat a, b;
+
+	if (strncmp(v->device, "UUID=", 5) == 0)
+		return strcasecmp(v->device + 5, uuid) == 0;
+	if (stat(v->device, &a) != 0 || stat(device, &b) != 0)
+		return strcmp(v->device, device) == 0;
+	if (S_ISBLK(a.st_mode) && S_ISBLK(b.st_mode))
+		return a.st_rdev == b.st_rdev;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static bool plan_has_volume(const struct boot_plan *p, const char *device, const char *uuid)
 {
 	for (int i = 0; i < p->n_volumes; i++)
-		if (strcmp(p->volumes[i].device, device) == 0)
+		if (same_volume(&p->volumes[i], device, uuid))
 			return true;
 	return false;
 }
@@ -72,14 +89,16 @@ static int discover_token_volumes(struct boot_plan *p, struct err *e)
 	while ((de = readdir(d))) {
 		struct luks_token_info info;
 		struct err ignored = { 0 };
-		char device[CFG_PATH_MAX], mapper[CFG_NAME_MAX], label[CFG_NAME_MAX];
+		char device[CFG_PATH_MAX], mapper[CFG_NAME_MAX], label[CFG_NAME_MAX], uuid[40];
 
 		/* dm-* are mappings already open (perhaps ours), ram* never LUKS. */
 		if (de->d_name[0] == '.' || strncmp(de->d_name, "dm-", 3) == 0 ||
 		    strncmp(de->d_name, "ram", 3) == 0)
 			continue;
 		snprintf(device, sizeof(device), "/dev/%.200s", de->d_name);
-		if (plan_has_device(p, device) || luks_read_token(device, &info, &ignored) != 0)
+		if (luks_read_token(device, &info, &ignored) != 0 ||
+		    luks_get_uuid(device, uuid, sizeof(uuid), &ignored) != 0 ||
+		    plan_has_volume(p, device, uuid))
 			continue;
 		snprintf(mapper, sizeof(mapper), "cvmboot-%.40s", de->d_name);
 		snprintf(label, sizeof(label), "token:%.50s", de->d_name);

@@ -572,7 +572,8 @@ def unlock_from_token_no_activate(env):
 def boot_discovers_volume_by_token(env):
     """With no LUKS volume configured, `boot` finds the block device carrying a
     cvmboot token (a loop device over an enrolled image), fetches the resource
-    the token names and verifies the key."""
+    the token names and verifies the key; a volume both configured and found
+    is opened once."""
     import subprocess
     if not luks_available() or not shutil.which("losetup"):
         print("SKIP: needs root, cryptsetup and losetup")
@@ -585,16 +586,28 @@ def boot_discovers_volume_by_token(env):
         print("SKIP: no loop device: %s" % loop.stderr.strip())
         sys.exit(77)
     dev = loop.stdout.strip()
+    uuid = subprocess.run(["cryptsetup", "luksUUID", img], capture_output=True,
+                          text=True).stdout.strip()
+    # The same volume also configured, by UUID= and by path: opened once.
+    both = {"root": {"path": "default/luks/found", "luks_device": "UUID=" + uuid}}
+    by_path = {"root": {"path": "default/luks/found", "luks_device": dev}}
     try:
         res = env.run(["boot", "--no-activate"], env.config(
             [kbs.url], kbs.ca, luks={"discover_tokens": True}))
+        check(res.rc == 0, "boot did not unlock the discovered volume\n%r" % res)
+        st = env.status()
+        check(st["volumes"] == [dev], "volumes %r, expected [%r]" % (st["volumes"], dev))
+        for resources in (both, by_path):
+            res = env.run(["boot", "--no-activate"], env.config(
+                [kbs.url], kbs.ca, resources=resources, luks={"discover_tokens": True}))
+            check(res.rc == 0, "configured + discovered volume\n%r" % res)
+            st = env.status()
+            check(len(st["volumes"]) == 1 and st["resources"] == ["root"],
+                  "volume planned twice: %r %r" % (st["volumes"], st["resources"]))
     finally:
         subprocess.run(["losetup", "-d", dev], capture_output=True)
-    check(res.rc == 0, "boot did not unlock the discovered volume\n%r" % res)
-    st = env.status()
-    check(st["volumes"] == [dev], "volumes %r, expected [%r]" % (st["volumes"], dev))
     paths = [e["path"] for e in kbs.requests() if e["endpoint"] == "resource"]
-    check(paths == ["/kbs/v0/resource/default/luks/found"], "fetched %r" % paths)
+    check(paths == ["/kbs/v0/resource/default/luks/found"] * 3, "fetched %r" % paths)
 
 
 @case
