@@ -96,7 +96,6 @@ struct http *http_new(const struct config *cfg, struct err *e)
 	if (cfg->ca_file[0])
 		curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, cfg->request_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->max_response_bytes);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "cvmboot/" CVMBOOT_VERSION);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -117,7 +116,8 @@ void http_reset_cookies(struct http *h)
 	curl_easy_setopt(h->curl, CURLOPT_COOKIELIST, "ALL");
 }
 
-int http_request(struct http *h, const char *url, const char *body, struct http_response *r)
+int http_request(struct http *h, const char *url, const char *body, long timeout_ms,
+		 struct http_response *r)
 {
 	struct curl_slist *headers = NULL;
 	struct body_sink sink = { .r = r, .limit = (size_t)h->cfg->max_response_bytes };
@@ -141,6 +141,9 @@ int http_request(struct http *h, const char *url, const char *body, struct http_
 	}
 	if (!headers)
 		return -1;
+	if (timeout_ms <= 0 || timeout_ms > h->cfg->request_timeout_ms)
+		timeout_ms = h->cfg->request_timeout_ms;
+	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h->curl, CURLOPT_URL, url);
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &sink);

@@ -28,9 +28,12 @@ void http_free(struct http *h);
  * memory only, never in a file. */
 void http_reset_cookies(struct http *h);
 /* body == NULL: GET; else POST with Content-Type: application/json.
- * Returns 0 when an HTTP answer (any status) or a transport error was
- * recorded in r; -1 only on local failure (OOM). */
-int http_request(struct http *h, const char *url, const char *body, struct http_response *r);
+ * timeout_ms bounds the whole request (what is left of a retry budget);
+ * it never exceeds the configured request_timeout. Returns 0 when an HTTP
+ * answer (any status) or a transport error was recorded in r; -1 only on
+ * local failure (OOM). */
+int http_request(struct http *h, const char *url, const char *body, long timeout_ms,
+		 struct http_response *r);
 void http_response_clear(struct http_response *r);
 /* TCP connections opened so far (1 for a run that kept its connection alive). */
 long http_connections(const struct http *h);

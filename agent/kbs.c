@@ -30,6 +30,7 @@ struct kbs {
 	json_t *jwk;
 	bool attested;
 	long long token_expiry;
+	const struct retry *budget; /* of the operation under way: bounds each request */
 };
 
 /* How one exchange ended: done, worth retrying (network), or final. */
@@ -174,6 +175,12 @@ static int check_selected_hash(json_t *extra, struct err *e)
 	return 0;
 }
 
+/* A request may take what is left of the budget, and no more. */
+static long request_timeout_ms(const struct kbs *k)
+{
+	return k->budget ? retry_remaining_ms(k->budget) : 0;
+}
+
 static enum outcome post_json(struct kbs *k, const char *endpoint, json_t *body,
 			      struct http_response *r, long *retry_after_ms, struct err *e)
 {
@@ -185,7 +192,7 @@ static enum outcome post_json(struct kbs *k, const char *endpoint, json_t *body,
 		return FINAL;
 	}
 	snprintf(url, sizeof(url), "%s/kbs/v0/%s", kbs_url(k), endpoint);
-	if (http_request(k->http, url, text, r)) {
+	if (http_request(k->http, url, text, request_timeout_ms(k), r)) {
 		free(text);
 		err_set(e, CVM_E_INTERNAL, "out of memory");
 		return FINAL;
@@ -310,7 +317,7 @@ static int next_attempt(struct kbs *k, struct retry *rt, long retry_after_ms, co
 	log_warn("%s at %s failed (%s); %s %s in %ld ms", what, failed, e->msg,
 		 strcmp(failed, kbs_url(k)) ? "trying" : "retrying", kbs_url(k), delay);
 	sleep_ms(delay);
-	return 0;
+	return retry_remaining_ms(rt) > 0 ? 0 : -1;
 }
 
 /* "gave up after 7 rounds in 3004 ms (retry budget 3000 ms; tried https://a, https://b)" */
@@ -346,8 +353,13 @@ int kbs_attest(struct kbs *k, struct err *e)
 {
 	struct retry rt;
 
+	int rc;
+
 	retry_init(&rt, k->cfg->backoff_base_ms, k->cfg->backoff_cap_ms, k->cfg->retry_budget_ms);
-	return attest_within(k, &rt, e);
+	k->budget = &rt;
+	rc = attest_within(k, &rt, e);
+	k->budget = NULL;
+	return rc;
 }
 
 static enum outcome fetch_once(struct kbs *k, const char *path, struct secret *out,
@@ -359,7 +371,7 @@ static enum outcome fetch_once(struct kbs *k, const char *path, struct secret *o
 
 	snprintf(url, sizeof(url), "%s/kbs/v0/resource/%s", kbs_url(k), path);
 	snprintf(what, sizeof(what), "resource %s", path);
-	if (http_request(k->http, url, NULL, &r)) {
+	if (http_request(k->http, url, NULL, request_timeout_ms(k), &r)) {
 		err_set(e, CVM_E_INTERNAL, "out of memory");
 		return FINAL;
 	}
@@ -374,17 +386,16 @@ static enum outcome fetch_once(struct kbs *k, const char *path, struct secret *o
 	return o;
 }
 
-int kbs_get_resource(struct kbs *k, const char *path, struct secret *out, struct err *e)
+static int get_resource_within(struct kbs *k, const char *path, struct secret *out,
+			       struct retry *rt, struct err *e)
 {
-	struct retry rt;
 	bool reattested = false;
 
-	retry_init(&rt, k->cfg->backoff_base_ms, k->cfg->backoff_cap_ms, k->cfg->retry_budget_ms);
 	for (;;) {
 		long retry_after = -1, status = 0;
 		enum outcome o;
 
-		if (!k->attested && attest_within(k, &rt, e))
+		if (!k->attested && attest_within(k, rt, e))
 			return e->code;
 		o = fetch_once(k, path, out, &retry_after, &status, e);
 		if (o == DONE)
@@ -398,7 +409,19 @@ int kbs_get_resource(struct kbs *k, const char *path, struct secret *out, struct
 		}
 		if (o == FINAL)
 			return err_wrap(e, "KBS %s", kbs_url(k));
-		if (next_attempt(k, &rt, retry_after, "resource fetch", e))
-			return budget_exhausted(k, &rt, e);
+		if (next_attempt(k, rt, retry_after, "resource fetch", e))
+			return budget_exhausted(k, rt, e);
 	}
+}
+
+int kbs_get_resource(struct kbs *k, const char *path, struct secret *out, struct err *e)
+{
+	struct retry rt;
+	int rc;
+
+	retry_init(&rt, k->cfg->backoff_base_ms, k->cfg->backoff_cap_ms, k->cfg->retry_budget_ms);
+	k->budget = &rt;
+	rc = get_resource_within(k, path, out, &rt, e);
+	k->budget = NULL;
+	return rc;
 }

@@ -281,6 +281,17 @@ def check_bounded(res, budget, request_timeout=2.0, slack=2.5):
 
 
 @case
+def slow_kbs_cannot_stretch_the_budget(env):
+    """A request in flight when the budget runs out is cut there: a KBS that
+    drips its answer cannot hold the agent for request_timeout (15 s) past
+    a 3 s budget."""
+    kbs, res, _, _ = simple_boot(env, ["slow-drip=resource:5"],
+                                 kbs_opts={"request_timeout": "15s"})
+    env.check_failed_status(res, 6, "network")
+    check_bounded(res, 3.0, request_timeout=0.0, slack=1.0)
+
+
+@case
 def fault_503_beyond_budget_exits_6(env):
     kbs, res, _, _ = simple_boot(env, ["fail=attest:all:503"])
     env.check_failed_status(res, 6, "network")
