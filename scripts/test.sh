@@ -47,7 +47,7 @@ fi
 vm_passed=0 vm_failed=0
 if [ "${CVMBOOT_SKIP_VM:-0}" != 1 ] && [ -x tests/vm/run.sh ]; then
   echo "=== vm"
-  tests/vm/run.sh 2>&1 | tee "$logs/vm.log" | tail -n 40
+  CVMBOOT_VM_BUILD=$src/build tests/vm/run.sh 2>&1 | tee "$logs/vm.log" | tail -n 40
   line=$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed' "$logs/vm.log" | tail -n 1)
   if [ -n "$line" ]; then
     vm_passed=$(echo "$line" | sed -E 's/^vm: ([0-9]+) passed.*/\1/')

@@ -7,7 +7,7 @@
 # `tests/vm/run.sh --demo` (scripts/demo.sh --vm): one good boot, showing the
 # console lines that matter, the checks and the timeline.
 # Environment: CVMBOOT_VM_SCENARIOS (default "ok deny unreachable wrongkey
-#   emergency disabled retry"; "tokens" is opt-in), CVMBOOT_VM_TEE (tpm or sample, default tpm),
+#   emergency disabled retry tokens"), CVMBOOT_VM_TEE (tpm or sample, default tpm),
 #   CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_KEEP=1 keeps the
 #   work directory, CVMBOOT_VM_BUILD (default build-vm).
 set -euo pipefail
@@ -15,7 +15,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
 build=${CVMBOOT_VM_BUILD:-$src/build-vm}
-scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry}
+scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry tokens}
 ok_boots=${CVMBOOT_VM_OK_BOOTS:-3}
 demo=0
 if [ "${1:-}" = --demo ]; then
@@ -271,8 +271,6 @@ scenario_retry() {
 scenario_tokens() {
   # discover_tokens = true (the default) next to the explicit [resource.root]:
   # the volume must be opened once, not once per way it was found.
-  # Not in the default list yet: the agent plans /dev/vda twice (see the
-  # report of issue 4); add it to the defaults once that is fixed.
   sed 's/^discover_tokens = false/discover_tokens = true/' "$work/guest.conf" > "$work/guest-tokens.conf"
   GUEST_CONF=$work/guest-tokens.conf build_initrd "$work/initrd-tokens.img" "$base_modules cvmboot systemd-networkd"
   kbs_start tokens
