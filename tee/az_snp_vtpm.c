@@ -10,9 +10,6 @@
 
 #include "az_vtpm.h"
 
-/* guest-components' az_snp_vtpm attester writes version 2: the HCL report's
- * user-data carries the report data (Trustee checks it from version 2 on). */
-#define EVIDENCE_VERSION 2
 #define VCEK_PATH "/metadata/THIM/amd/certification"
 
 static int az_snp_vtpm_detect(const struct config *cfg, char *why, size_t why_len)
@@ -55,25 +52,6 @@ static int fetch_vcek_der(const struct config *cfg, unsigned char **der, size_t 
 	return 0;
 }
 
-static int build_evidence(const struct tpm_quote *q, const unsigned char *hcl, size_t hcl_len,
-			  const unsigned char *vcek, size_t vcek_len, json_t **evidence,
-			  struct err *e)
-{
-	json_t *quote = az_quote_json(q);
-	char *hcl_b64 = az_b64url(hcl, hcl_len), *vcek_b64 = az_b64url(vcek, vcek_len);
-
-	*evidence = NULL;
-	if (quote && hcl_b64 && vcek_b64)
-		*evidence = json_pack("{s:i, s:O, s:s, s:s}", "version", EVIDENCE_VERSION,
-				      "tpm_quote", quote, "hcl_report", hcl_b64, "vcek", vcek_b64);
-	json_decref(quote);
-	free(hcl_b64);
-	free(vcek_b64);
-	if (!*evidence)
-		return err_set(e, CVM_E_INTERNAL, "out of memory");
-	return 0;
-}
-
 static int az_snp_vtpm_evidence(const struct config *cfg, const unsigned char *rd, size_t len,
 				json_t **evidence, struct err *e)
 {
@@ -86,7 +64,7 @@ static int az_snp_vtpm_evidence(const struct config *cfg, const unsigned char *r
 	if (!rc)
 		rc = fetch_vcek_der(cfg, &vcek, &vcek_len, e);
 	if (!rc)
-		rc = build_evidence(&q, hcl, hcl_len, vcek, vcek_len, evidence, e);
+		rc = az_evidence_json(&q, hcl, hcl_len, "vcek", vcek, vcek_len, evidence, e);
 	tpm_quote_clear(&q);
 	free(hcl);
 	free(vcek);

@@ -8,10 +8,6 @@
 #include "az_vtpm.h"
 #include "b64.h"
 
-/* guest-components' az_tdx_vtpm attester writes version 2 (user-data in the
- * HCL report carries the report data; Trustee checks it from version 2 on).
- * The shared fixture is an older version 1 sample of the same layout. */
-#define EVIDENCE_VERSION 2
 #define TDQUOTE_PATH "/acc/tdquote"
 #define TD_QUOTE_MAX (64 * 1024)
 
@@ -62,25 +58,6 @@ static int fetch_td_quote(const struct config *cfg, const struct az_hcl *h, unsi
 	return 0;
 }
 
-static int build_evidence(const struct tpm_quote *q, const unsigned char *hcl, size_t hcl_len,
-			  const unsigned char *td_quote, size_t td_quote_len, json_t **evidence,
-			  struct err *e)
-{
-	json_t *quote = az_quote_json(q);
-	char *hcl_b64 = az_b64url(hcl, hcl_len), *td_b64 = az_b64url(td_quote, td_quote_len);
-
-	*evidence = NULL;
-	if (quote && hcl_b64 && td_b64)
-		*evidence = json_pack("{s:i, s:O, s:s, s:s}", "version", EVIDENCE_VERSION,
-				      "tpm_quote", quote, "hcl_report", hcl_b64, "td_quote", td_b64);
-	json_decref(quote);
-	free(hcl_b64);
-	free(td_b64);
-	if (!*evidence)
-		return err_set(e, CVM_E_INTERNAL, "out of memory");
-	return 0;
-}
-
 static int az_tdx_vtpm_evidence(const struct config *cfg, const unsigned char *rd, size_t len,
 				json_t **evidence, struct err *e)
 {
@@ -96,7 +73,7 @@ static int az_tdx_vtpm_evidence(const struct config *cfg, const unsigned char *r
 	if (!rc)
 		rc = fetch_td_quote(cfg, &h, &td_quote, &td_quote_len, e);
 	if (!rc)
-		rc = build_evidence(&q, hcl, hcl_len, td_quote, td_quote_len, evidence, e);
+		rc = az_evidence_json(&q, hcl, hcl_len, "td_quote", td_quote, td_quote_len, evidence, e);
 	tpm_quote_clear(&q);
 	free(hcl);
 	free(td_quote);

@@ -336,3 +336,22 @@ char *az_b64url(const unsigned char *in, size_t len)
 	p[n] = '\0';
 	return p;
 }
+
+int az_evidence_json(const struct tpm_quote *q, const unsigned char *hcl, size_t hcl_len,
+		     const char *hw_name, const unsigned char *hw, size_t hw_len,
+		     json_t **evidence, struct err *e)
+{
+	json_t *quote = az_quote_json(q);
+	char *hcl_b64 = az_b64url(hcl, hcl_len), *hw_b64 = az_b64url(hw, hw_len);
+
+	*evidence = NULL;
+	if (quote && hcl_b64 && hw_b64)
+		*evidence = json_pack("{s:i, s:O, s:s, s:s}", "version", AZ_EVIDENCE_VERSION,
+				      "tpm_quote", quote, "hcl_report", hcl_b64, hw_name, hw_b64);
+	json_decref(quote);
+	free(hcl_b64);
+	free(hw_b64);
+	if (!*evidence)
+		return err_set(e, CVM_E_INTERNAL, "out of memory");
+	return 0;
+}

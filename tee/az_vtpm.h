@@ -58,9 +58,20 @@ int az_collect(const struct config *cfg, uint32_t want_type, const unsigned char
 int az_imds_json(const struct config *cfg, const char *path, const char *post_json,
 		 json_t **answer, struct err *e);
 
+/* Evidence version: guest-components' az_snp_vtpm and az_tdx_vtpm attesters
+ * write 2 (the HCL report's user-data carries the report data; Trustee
+ * checks it from version 2 on). The shared TDX fixture is an older version
+ * 1 sample of the same layout. */
+#define AZ_EVIDENCE_VERSION 2
+
 /* Evidence pieces in Trustee's encodings: the tpm_quote object (hex), and
  * base64url WITH padding (as guest-components' serde_with writes it). */
 json_t *az_quote_json(const struct tpm_quote *q);
 char *az_b64url(const unsigned char *in, size_t len);
+/* {"version":2,"tpm_quote":..,"hcl_report":..,"<hw_name>":..}: hw_name is
+ * "vcek" (SNP: the VCEK DER) or "td_quote" (TDX: the TD quote). */
+int az_evidence_json(const struct tpm_quote *q, const unsigned char *hcl, size_t hcl_len,
+		     const char *hw_name, const unsigned char *hw, size_t hw_len,
+		     json_t **evidence, struct err *e);
 
 #endif
