@@ -12,26 +12,6 @@
 
 #define RETRY_AFTER_MAX_S (7L * 24 * 3600) /* longer answers are cut to a week */
 
-long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void sleep_ms(long ms)
-{
-	struct timespec ts;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* splitmix64: small, fast, good enough to spread retries (not for keys). */
 static uint64_t next_random(uint64_t *state)
 {

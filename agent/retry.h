@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock.h"
+
 struct retry {
 	long base_ms, cap_ms, budget_ms;
 	long long start_ms;   /* monotonic clock at start */
@@ -13,7 +15,6 @@ struct retry {
 	uint64_t rng;         /* jitter state */
 };
 
-long long monotonic_ms(void);
 void retry_init(struct retry *r, long base_ms, long cap_ms, long budget_ms);
 /* Upper bound of the delay before retry number attempt (0-based):
  * min(cap, base * 2^attempt). */
@@ -26,6 +27,5 @@ long retry_next_delay_ms(struct retry *r, long retry_after_ms);
 long retry_remaining_ms(const struct retry *r);
 /* Parse a Retry-After header value (delta seconds or HTTP date); -1 if invalid. */
 long retry_after_parse_ms(const char *value, long long now_unix);
-void sleep_ms(long ms);
 
 #endif

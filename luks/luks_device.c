@@ -7,29 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "luks_internal.h"
 
 #define POLL_INTERVAL_MS 100
 #define UUID_MAX_LEN 64
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 static bool uuid_valid(const char *uuid)
 {
@@ -126,7 +110,7 @@ int luks_wait_device(const char *device, long timeout_ms, char *resolved, size_t
 	}
 	if (timeout_ms < 0)
 		timeout_ms = 0;
-	deadline = now_ms() + timeout_ms;
+	deadline = monotonic_ms() + timeout_ms;
 	for (;;) {
 		int rc = uuid ? find_by_uuid(uuid, resolved, resolved_len, &found, e)
 			      : find_path(device, resolved, resolved_len, &found, e);
@@ -135,7 +119,7 @@ int luks_wait_device(const char *device, long timeout_ms, char *resolved, size_t
 			return rc;
 		if (found)
 			return 0;
-		long long left = deadline - now_ms();
+		long long left = deadline - monotonic_ms();
 
 		if (left <= 0)
 			break;

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "b64.h"
+#include "clock.h"
 
 #define HCL_SIGNATURE 0x414c4348u  /* "HCLA" little-endian */
 #define FRESH_POLL_MS 100          /* re-read the HCL report every ... */
@@ -132,14 +132,6 @@ static bool user_data_matches(const struct az_hcl *h, const unsigned char *rd, s
 	}
 	json_decref(root);
 	return ok;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1)
-		;
 }
 
 /* The paravisor refreshes the HCL report after report data is written (it
