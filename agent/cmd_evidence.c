@@ -7,27 +7,10 @@
 #include <string.h>
 
 #include "commands.h"
+#include "hex.h"
 #include "log.h"
 #include "snp_report.h"
 #include "tee.h"
-
-static int parse_hex(const char *hex, unsigned char *out, size_t max, size_t *len)
-{
-	size_t n = strlen(hex);
-
-	if (n % 2 || n / 2 > max)
-		return -1;
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned int byte;
-
-		if (sscanf(hex + 2 * i, "%2x", &byte) != 1 || !strchr("0123456789abcdefABCDEF", hex[2 * i]) ||
-		    !strchr("0123456789abcdefABCDEF", hex[2 * i + 1]))
-			return -1;
-		out[i] = (unsigned char)byte;
-	}
-	*len = n / 2;
-	return 0;
-}
 
 static int print_json(json_t *j)
 {
@@ -64,7 +47,8 @@ int cmd_evidence(struct config *cfg, int argc, char **argv)
 			snprintf(cfg->tee, sizeof(cfg->tee), "%s", optarg);
 			break;
 		case 'r':
-			if (parse_hex(optarg, report_data, sizeof(report_data), &report_data_len)) {
+			if (hex_decode(optarg, strlen(optarg), report_data, sizeof(report_data),
+				       &report_data_len)) {
 				log_error("--report-data: expected up to %d bytes as hex", TEE_REPORT_DATA_MAX);
 				return CVM_E_USAGE;
 			}

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hex.h"
+
 #define CONFIG_LINE_MAX 1024       /* longest accepted line, newline excluded */
 #define CONFIG_FILE_MAX (256 * 1024)
 #define CONFIG_SECTION_MAX 49      /* "resource." + a resource name fits */
@@ -28,17 +30,6 @@ static bool has_control_chars(const char *s)
 	return false;
 }
 
-static int digit_value(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return 99;
-}
-
 /* Unsigned decimal, or hexadecimal with 0x if allow_hex; no sign, no spaces. */
 static int parse_unsigned(const char *s, bool allow_hex, unsigned long long *out)
 {
@@ -52,7 +43,8 @@ static int parse_unsigned(const char *s, bool allow_hex, unsigned long long *out
 	if (!*s)
 		return -1;
 	for (; *s; s++) {
-		unsigned d = (unsigned)digit_value(*s);
+		int digit = hex_digit(*s);
+		unsigned d = digit < 0 ? base : (unsigned)digit;
 
 		if (d >= base || v > (ULLONG_MAX - d) / base)
 			return -1;

@@ -11,6 +11,8 @@
 
 #include "b64.h"
 #include "clock.h"
+#include "hex.h"
+#include "tee.h"
 
 #define HCL_SIGNATURE 0x414c4348u  /* "HCLA" little-endian */
 #define FRESH_POLL_MS 100          /* re-read the HCL report every ... */
@@ -107,29 +109,17 @@ int az_detect(const struct config *cfg, uint32_t want_type, char *why, size_t wh
 	return found;
 }
 
-static int hex_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Does the variable data's "user-data" (hex) start with report_data? */
 static bool user_data_matches(const struct az_hcl *h, const unsigned char *rd, size_t rd_len)
 {
 	json_t *root = json_loadb((const char *)h->var_data, h->var_data_len, 0, NULL);
 	const char *hex = json_string_value(json_object_get(root, "user-data"));
-	bool ok = hex && strlen(hex) >= 2 * rd_len;
+	unsigned char got[TEE_REPORT_DATA_MAX];
+	size_t got_len = 0;
+	bool ok = hex && rd_len <= sizeof(got) && strlen(hex) >= 2 * rd_len &&
+		  hex_decode(hex, 2 * rd_len, got, sizeof(got), &got_len) == 0 &&
+		  memcmp(got, rd, rd_len) == 0;
 
-	for (size_t i = 0; ok && i < rd_len; i++) {
-		int hi = hex_nibble(hex[2 * i]), lo = hex_nibble(hex[2 * i + 1]);
-
-		ok = hi >= 0 && lo >= 0 && (unsigned char)(hi << 4 | lo) == rd[i];
-	}
 	json_decref(root);
 	return ok;
 }
@@ -299,8 +289,8 @@ int az_imds_json(const struct config *cfg, const char *path, const char *post_js
 
 json_t *az_quote_json(const struct tpm_quote *q)
 {
-	char *sig = tpm_hex(q->raw_sig, q->raw_sig_len);
-	char *msg = tpm_hex(q->message, q->message_len);
+	char *sig = hex_encode(q->raw_sig, q->raw_sig_len);
+	char *msg = hex_encode(q->message, q->message_len);
 	json_t *pcrs = tpm_pcrs_json(q->pcrs), *out = NULL;
 
 	if (sig && msg && pcrs)

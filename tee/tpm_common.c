@@ -16,6 +16,8 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
+#include "hex.h"
+
 #define QUOTE_ATTEMPTS 3      /* a PCR may move between the quote and the read */
 #define NV_CHUNK_FALLBACK 512 /* if the TPM does not say its NV buffer size */
 
@@ -592,27 +594,12 @@ int tpm_seal_event(const struct config *cfg, const unsigned char *event, size_t 
 	return rc;
 }
 
-char *tpm_hex(const unsigned char *in, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *out = malloc(2 * len + 1);
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-	return out;
-}
-
 json_t *tpm_pcrs_json(const unsigned char pcrs[TPM_NUM_PCRS][TPM_SHA256_LEN])
 {
 	json_t *arr = json_array();
 
 	for (int i = 0; arr && i < TPM_NUM_PCRS; i++) {
-		char *hex = tpm_hex(pcrs[i], TPM_SHA256_LEN);
+		char *hex = hex_encode(pcrs[i], TPM_SHA256_LEN);
 
 		if (!hex || json_array_append_new(arr, json_string(hex))) {
 			free(hex);

@@ -77,8 +77,6 @@ int tpm_pcr_extend_sha256(struct tpm *t, int pcr, const unsigned char digest[TPM
 int tpm_seal_event(const struct config *cfg, const unsigned char *event, size_t event_len,
 		   char *what, size_t what_len, struct err *e);
 
-/* Lowercase hex of len bytes (malloc'ed), NULL on OOM. */
-char *tpm_hex(const unsigned char *in, size_t len);
 /* JSON array of the 24 PCRs as lowercase hex strings, NULL on OOM. */
 json_t *tpm_pcrs_json(const unsigned char pcrs[TPM_NUM_PCRS][TPM_SHA256_LEN]);
 
