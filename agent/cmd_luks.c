@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "fdio.h"
 #include "log.h"
 #include "luks.h"
 #include "resource_path.h"
@@ -113,21 +114,6 @@ static int prompt_passphrase(const char *device, struct secret *out, struct err 
 	return rc;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Make a new directory entry durable (best effort: the data is already synced). */
 static void sync_parent_dir(const char *path)
 {
@@ -161,7 +147,7 @@ static int write_new_key_file(const char *path, const struct secret *key, struct
 	if (fd < 0)
 		return err_set(e, CVM_E_SECRETS, "cannot create a file beside %s: %s", path,
 			       strerror(errno));
-	if (fchmod(fd, 0600) != 0 || write_all(fd, key->data, key->len) != 0 || fsync(fd) != 0)
+	if (fchmod(fd, 0600) != 0 || fd_write_all(fd, key->data, key->len) != 0 || fsync(fd) != 0)
 		rc = err_set(e, CVM_E_SECRETS, "cannot write %s: %s", tmp, strerror(errno));
 	if (close(fd) != 0 && !rc)
 		rc = err_set(e, CVM_E_SECRETS, "cannot write %s: %s", tmp, strerror(errno));

@@ -1,29 +1,18 @@
 /* `cvmboot get-resource`: attest and fetch one resource, to stdout or to a
  * 0600 file (what `trustee-attester get-resource` does, without base64 on a
  * terminal). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "commands.h"
+#include "fdio.h"
 #include "log.h"
 #include "resource_path.h"
 #include "secrets.h"
 #include "session.h"
-
-static int write_stdout(const struct secret *s, struct err *e)
-{
-	size_t off = 0;
-
-	while (off < s->len) {
-		ssize_t n = write(STDOUT_FILENO, s->data + off, s->len - off);
-
-		if (n <= 0)
-			return err_set(e, CVM_E_SECRETS, "cannot write the resource to stdout");
-		off += (size_t)n;
-	}
-	return 0;
-}
 
 int cmd_get_resource(struct config *cfg, int argc, char **argv)
 {
@@ -58,8 +47,9 @@ int cmd_get_resource(struct config *cfg, int argc, char **argv)
 	if (session_open(cfg, NULL, &s, &e) == 0 && session_fetch(s, path, &value, &e) == 0) {
 		if (output)
 			secrets_write_path(output, value.data, value.len, 0600, &e);
-		else
-			write_stdout(&value, &e);
+		else if (fd_write_all(STDOUT_FILENO, value.data, value.len) != 0)
+			err_set(&e, CVM_E_SECRETS, "cannot write the resource to stdout: %s",
+				strerror(errno));
 	}
 	session_close(s);
 	if (e.code)

@@ -14,6 +14,8 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "fdio.h"
+
 #define SECRET_NAME_MAX 200 /* leaves room for the temp name's prefix and suffix */
 
 /* Create one directory level; 1 if created, 0 if it existed, -1 on error. */
@@ -113,21 +115,6 @@ static int check_file_name(const char *name, struct err *e)
 	return 0;
 }
 
-static int write_all(int fd, const unsigned char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Create ".NAME.XXXXXXXX.tmp" in dirfd exclusively, mode 0600. */
 static int create_temp(int dirfd, const char *name, char *tmp, size_t tmp_size)
 {
@@ -158,7 +145,7 @@ static int write_atomic_at(int dirfd, const char *shown_dir, const char *name,
 	if (fd < 0)
 		return err_set(e, CVM_E_SECRETS, "%s/%s: cannot create temporary file: %s", shown_dir,
 			       name, strerror(errno));
-	if (write_all(fd, data, len) < 0)
+	if (fd_write_all(fd, data, len) < 0)
 		step = "write";
 	else if (fchmod(fd, mode) < 0)
 		step = "chmod";

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
+
 #define TSM_ATTR_TEXT_MAX 64 /* provider, generation: short text attributes */
 
 int tee_read_bounded(const char *path, size_t max, unsigned char **buf, size_t *len,
@@ -82,24 +84,15 @@ int tee_read_bounded(const char *path, size_t max, unsigned char **buf, size_t *
 
 static int write_all(const char *path, const void *data, size_t len, struct err *e)
 {
-	const unsigned char *p = data;
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return err_set(e, CVM_E_TEE, "cannot open %s for writing: %s", path, strerror(errno));
-	while (len) {
-		ssize_t w = write(fd, p, len);
+	if (fd_write_all(fd, data, len) != 0) {
+		int saved = errno;
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int saved = w < 0 ? errno : EIO;
-
-			close(fd);
-			return err_set(e, CVM_E_TEE, "cannot write %s: %s", path, strerror(saved));
-		}
-		p += w;
-		len -= (size_t)w;
+		close(fd);
+		return err_set(e, CVM_E_TEE, "cannot write %s: %s", path, strerror(saved));
 	}
 	/* configfs binary attributes commit on release: check close too. */
 	if (close(fd) < 0)
