@@ -1,5 +1,7 @@
 /* HTTP(S) for the KBS client: one libcurl handle kept alive across
- * requests, TLS verified against the configured CA, bounded sizes and times. */
+ * requests, TLS verified against ca_file alone (or the system store when it
+ * is unset), no redirects, no proxy from the environment, bounded sizes and
+ * times. */
 #ifndef CVMBOOT_HTTP_H
 #define CVMBOOT_HTTP_H
 
@@ -9,6 +11,9 @@
 #include "config.h"
 #include "err.h"
 
+#define HTTP_HEADERS_MAX 32768    /* all header bytes of one answer */
+#define HTTP_HEADER_LINE_MAX 256  /* longer lines are not parsed (ignored) */
+
 struct http;
 
 struct http_response {
@@ -17,8 +22,7 @@ struct http_response {
 	size_t body_len;
 	bool too_large;            /* the body went over max_response_bytes */
 	long retry_after_ms;       /* -1 if absent */
-	char content_type[64];
-	char transport_error[256]; /* set when status == 0 */
+	char transport_error[256]; /* set when status == 0: libcurl's reason, printable */
 	bool tls_unverified;       /* status == 0 because the server certificate did not verify */
 };
 
@@ -31,10 +35,13 @@ void http_reset_cookies(struct http *h);
  * timeout_ms bounds the whole request (what is left of a retry budget);
  * it never exceeds the configured request_timeout. Returns 0 when an HTTP
  * answer (any status) or a transport error was recorded in r; -1 only on
- * local failure (OOM). */
+ * local failure (OOM), with r cleared. */
 int http_request(struct http *h, const char *url, const char *body, long timeout_ms,
 		 struct http_response *r);
 void http_response_clear(struct http_response *r);
+/* Read one raw header line of an answer into r (Retry-After; a status line
+ * starts a new answer). Exposed for the unit tests and fuzzers. */
+void http_header_line(struct http_response *r, const char *data, size_t n);
 /* TCP connections opened so far (1 for a run that kept its connection alive). */
 long http_connections(const struct http *h);
 
