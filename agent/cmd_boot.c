@@ -152,7 +152,8 @@ static int unlock_all(const struct config *cfg, struct boot_plan *p, bool no_act
 		char resolved[CFG_PATH_MAX];
 
 		if (luks_wait_device(v->device, cfg->device_timeout_ms, resolved, sizeof(resolved), e) ||
-		    luks_unlock(resolved, v->mapper, p->keys[i].data, p->keys[i].len, no_activate, e))
+		    luks_unlock(resolved, v->mapper, p->keys[i].data, p->keys[i].len, no_activate,
+				&cfg->luks_ciphers, e))
 			return err_wrap(e, "volume '%s'", v->label);
 		secret_clear(&p->keys[i]);
 		status_add_volume(st, resolved);
