@@ -38,6 +38,9 @@ int luks_wait_device(const char *device, long timeout_ms, char *resolved, size_t
 int luks_unlock(const char *device, const char *mapper, const unsigned char *key, size_t key_len,
 		bool no_activate, const struct cipher_allow *allowed, struct err *e);
 
+/* Close the mapping /dev/mapper/mapper (undo a luks_unlock). */
+int luks_close(const char *mapper, struct err *e);
+
 /* Add a keyslot for key (PBKDF2, minimal iterations: the key is random),
  * authorised by an existing passphrase, and a cvmboot token naming it. */
 int luks_enroll(const char *device, const unsigned char *existing, size_t existing_len,

@@ -110,3 +110,23 @@ int luks_unlock(const char *device, const char *mapper, const unsigned char *key
 	log_debug("%s: keyslot %d %s", device, slot, name ? "opened" : "accepts the key");
 	return 0;
 }
+
+int luks_close(const char *mapper, struct err *e)
+{
+	struct crypt_device *cd = NULL;
+	int r;
+
+	if (!mapper_name_valid(mapper))
+		return err_set(e, CVM_E_UNLOCK, "invalid mapper name '%.100s'", mapper);
+	luks_route_logs(NULL);
+	r = crypt_init_by_name(&cd, mapper);
+	if (r >= 0) {
+		luks_route_logs(cd);
+		r = crypt_deactivate(cd, mapper);
+	}
+	crypt_free(cd);
+	if (r < 0)
+		return err_set(e, CVM_E_UNLOCK, "cannot close /dev/mapper/%s: %s", mapper,
+			       strerror(-r));
+	return 0;
+}

@@ -668,6 +668,19 @@ static void test_hostile_tokens(void)
 	}
 }
 
+/* Closing a mapping (the failed boot's rollback): what the host can check
+ * without device-mapper is that a missing or bad name is an error naming it. */
+static void test_close(void)
+{
+	struct err e = { 0 };
+	int rc = luks_close("cvmboot-test-never-open", &e);
+
+	CHECK_ERR(rc, e, CVM_E_UNLOCK, "cannot close /dev/mapper/cvmboot-test-never-open: ");
+	memset(&e, 0, sizeof(e));
+	rc = luks_close("../evil", &e);
+	CHECK_ERR(rc, e, CVM_E_UNLOCK, "invalid mapper name '../evil'");
+}
+
 /* `test_luks verify IMAGE KEYFILE [CIPHER...]`: 0 if the key opens IMAGE
  * and its header passes the check, else the error code. */
 static int verify_main(const char *image, const char *keyfile, int n_ciphers, char **ciphers)
@@ -730,6 +743,7 @@ int main(int argc, char **argv)
 	test_enroll_failures();
 	test_enroll_rollback();
 	test_hostile_tokens();
+	test_close();
 	remove_tree();
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
