@@ -2,12 +2,14 @@
  * boot phase, unlock the LUKS2 volumes, stage the secret files, and record
  * the outcome in status.json. Fails closed: any error stops the boot. */
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "log.h"
@@ -23,6 +25,7 @@ struct volume {
 	char device[CFG_PATH_MAX];
 	char mapper[CFG_NAME_MAX];
 	char resource[CFG_PATH_MAX];
+	bool opened;               /* activated by this run: closed again if the boot fails */
 };
 
 struct boot_plan {
@@ -30,6 +33,7 @@ struct boot_plan {
 	int n_volumes;
 	struct secret files[CFG_MAX_RESOURCES]; /* fetched values, by resource index */
 	struct secret keys[CFG_MAX_RESOURCES];  /* fetched volume keys, by volume index */
+	bool written[CFG_MAX_RESOURCES];        /* files this run wrote, by resource index */
 };
 
 static void plan_wipe(struct boot_plan *p)
@@ -152,8 +156,10 @@ static int unlock_all(const struct config *cfg, struct boot_plan *p, bool no_act
 		char resolved[CFG_PATH_MAX];
 
 		if (luks_wait_device(v->device, cfg->device_timeout_ms, resolved, sizeof(resolved), e) ||
-		    luks_unlock(resolved, v->mapper, p->keys[i].data, p->keys[i].len, no_activate, e))
+		    luks_unlock(resolved, v->mapper, p->keys[i].data, p->keys[i].len, no_activate,
+				&cfg->luks_ciphers, e))
 			return err_wrap(e, "volume '%s'", v->label);
+		v->opened = !no_activate;
 		secret_clear(&p->keys[i]);
 		status_add_volume(st, resolved);
 		log_info("%s %s (%s)", no_activate ? "verified the key of" : "unlocked", resolved,
@@ -180,9 +186,49 @@ static int stage_files(const struct config *cfg, struct boot_plan *p, struct err
 		if (secrets_write(cfg->secrets_dir, r->file, p->files[i].data, p->files[i].len,
 				  r->mode, e))
 			return err_wrap(e, "resource '%s'", r->name);
+		p->written[i] = true;
 		secret_clear(&p->files[i]);
 	}
 	return 0;
+}
+
+/* A failed boot leaves nothing behind for an emergency shell (or a retry) to
+ * find: the files this run wrote are removed and its mappings closed, the
+ * last opened first. Best effort; whatever cannot be undone is logged. */
+static void roll_back(const struct config *cfg, struct boot_plan *p)
+{
+	int files = 0, closed = 0, left = 0;
+
+	for (int i = 0; i < CFG_MAX_RESOURCES; i++) {
+		char path[2 * CFG_PATH_MAX];
+
+		if (!p->written[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", cfg->secrets_dir, cfg->resources[i].file);
+		if (unlink(path) == 0 || errno == ENOENT) {
+			files++;
+		} else {
+			log_error("cannot remove %s after the failed boot: %s", path, strerror(errno));
+			left++;
+		}
+		p->written[i] = false;
+	}
+	for (int i = p->n_volumes - 1; i >= 0; i--) {
+		struct err e = { 0 };
+
+		if (!p->volumes[i].opened)
+			continue;
+		if (luks_close(p->volumes[i].mapper, &e) == 0) {
+			closed++;
+		} else {
+			log_error("after the failed boot: %s", e.msg);
+			left++;
+		}
+		p->volumes[i].opened = false;
+	}
+	if (files || closed || left)
+		log_notice("failed boot rolled back: %d file(s) removed, %d mapping(s) closed%s",
+			   files, closed, left ? ", some left (see above)" : "");
 }
 
 static int run_boot(const struct config *cfg, bool no_activate, struct boot_plan *p,
@@ -251,6 +297,8 @@ int cmd_boot(struct config *cfg, int argc, char **argv)
 	status_init(&st, "boot");
 	rc = run_boot(cfg, no_activate, &plan, &st, &e);
 	plan_wipe(&plan);
+	if (rc)
+		roll_back(cfg, &plan);
 	status_phase(&st, "total", (long)(monotonic_ms() - t0));
 	st.exit_code = rc;
 	if (rc) {
@@ -263,8 +311,10 @@ int cmd_boot(struct config *cfg, int argc, char **argv)
 	}
 	if (status_write(&st, cfg->run_dir, &status_err)) {
 		log_error("cannot write status: %s", status_err.msg);
-		if (!rc)
+		if (!rc) {
 			rc = status_err.code ? status_err.code : CVM_E_SECRETS;
+			roll_back(cfg, &plan);
+		}
 	}
 	return rc;
 }

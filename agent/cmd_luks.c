@@ -335,7 +335,7 @@ static int unlock(const struct config *cfg, const char *arg, const char *name, b
 		return e->code;
 	if (fetch_key(cfg, &info, device, &key, e))
 		return e->code;
-	if (luks_unlock(device, mapper, key.data, key.len, no_activate, e))
+	if (luks_unlock(device, mapper, key.data, key.len, no_activate, &cfg->luks_ciphers, e))
 		return e->code;
 	if (no_activate)
 		printf("the fetched key opens %s (verified only, not activated)\n", device);

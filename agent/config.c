@@ -35,6 +35,7 @@ void config_defaults(struct config *c)
 	strcpy(c->secrets_dir, "/run/cvmboot/secrets");
 	c->device_timeout_ms = 30000;
 	c->discover_tokens = true;
+	cipher_allow_default(&c->luks_ciphers);
 	c->enabled = true;
 	c->on_failure = FAILURE_EMERGENCY;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cipher_allow.h"
 #include "err.h"
 
 #define CVMBOOT_DEFAULT_CONFIG "/etc/cvmboot/cvmboot.conf"
@@ -82,6 +83,7 @@ struct config {
 	long device_timeout_ms;       /* wait for a device to appear; default 30000 */
 	bool discover_tokens;         /* unlock volumes found by their cvmboot token; default true */
 	bool no_activate;             /* verify the key only (hosts without device-mapper) */
+	struct cipher_allow luks_ciphers; /* data encryptions a header may name; default aes-xts-plain64:512 */
 
 	/* [boot] */
 	bool enabled;                 /* rd.cvmboot=0 turns the boot job off */

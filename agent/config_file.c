@@ -340,6 +340,34 @@ bad:
 		       "'" VALUE_SHOWN "' is not [ADDRESS:]HOSTPORT:CONTAINERPORT[/tcp|/udp]", v);
 }
 
+/* Blank-separated ENCRYPTION:KEYBITS[:INTEGRITY] entries; never a null cipher. */
+static int set_ciphers(struct config *c, const struct key_def *k, const char *v, bool first,
+		       struct err *e)
+{
+	struct cipher_allow list = { 0 };
+	char entry[CONFIG_LINE_MAX + 1];
+
+	(void)k;
+	(void)first;
+	while (*(v += strspn(v, " \t"))) {
+		size_t n = strcspn(v, " \t");
+		const char *why;
+
+		if (list.n == CIPHER_ALLOW_MAX)
+			return err_set(e, CVM_E_CONFIG, "more than %d entries", CIPHER_ALLOW_MAX);
+		snprintf(entry, sizeof(entry), "%.*s", (int)n, v);
+		why = cipher_entry_parse(entry, &list.entries[list.n++]);
+		if (why)
+			return err_set(e, CVM_E_CONFIG, "'" VALUE_SHOWN "': %s", entry, why);
+		v += n;
+	}
+	if (list.n == 0)
+		return err_set(e, CVM_E_CONFIG, "empty list (name at least one cipher, e.g. "
+			       "aes-xts-plain64:512)");
+	c->luks_ciphers = list;
+	return 0;
+}
+
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
 #define SECONDS(n) ((n) * 1000LL)
 
@@ -367,6 +395,7 @@ static const struct key_def key_defs[] = {
 	{ "luks", "device_timeout", set_duration, FIELD(device_timeout_ms), 0, SECONDS(3600), false },
 	{ "luks", "discover_tokens", set_bool, FIELD(discover_tokens), 0, 0, false },
 	{ "luks", "no_activate", set_bool, FIELD(no_activate), 0, 0, false },
+	{ "luks", "allowed_ciphers", set_ciphers, 0, 0, 0, 0, false },
 	{ "boot", "on_failure", set_policy, 0, 0, 0, 0, false },
 	{ "workload", "image", set_image, FIELD(workload_image), 0, 0, false },
 	{ "workload", "command", set_nonempty, FIELD(workload_command), 0, 0, false },

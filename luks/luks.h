@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cipher_allow.h"
 #include "err.h"
 
 #define CVMBOOT_TOKEN_TYPE "cvmboot"
@@ -30,9 +31,15 @@ int luks_wait_device(const char *device, long timeout_ms, char *resolved, size_t
 		     struct err *e);
 
 /* Open device (must be LUKS2) with key as mapper name; with no_activate,
- * only verify the key against the keyslots. The caller wipes key. */
+ * only verify the key against the keyslots. Before any key is tried the
+ * header is checked (luks_header_check): its data encryption must be in
+ * allowed (NULL = aes-xts-plain64:512). Activation flags stored in the header
+ * are ignored. The caller wipes key. */
 int luks_unlock(const char *device, const char *mapper, const unsigned char *key, size_t key_len,
-		bool no_activate, struct err *e);
+		bool no_activate, const struct cipher_allow *allowed, struct err *e);
+
+/* Close the mapping /dev/mapper/mapper (undo a luks_unlock). */
+int luks_close(const char *mapper, struct err *e);
 
 /* Add a keyslot for key (PBKDF2, minimal iterations: the key is random),
  * authorised by an existing passphrase, and a cvmboot token naming it. */

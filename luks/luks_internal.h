@@ -25,6 +25,13 @@ int luks_token_parse(const char *json, struct crypt_device *cd, struct luks_toke
  * error code ("token N: field '...': ..."). */
 int luks_find_token(struct crypt_device *cd, struct luks_token_info *info, struct err *e);
 
+/* Refuse a header the host may have rewritten: one crypt segment whose
+ * encryption and key size are in allowed (NULL = the default list) and that
+ * lies after the metadata, inside the device; no null cipher anywhere; no
+ * reencryption; the segment's keyslots all of its key size. */
+int luks_header_check(struct crypt_device *cd, const char *device,
+		      const struct cipher_allow *allowed, struct err *e);
+
 /* A KBS URL as a token may record it: http(s)://, printable ASCII, < 512 bytes. */
 bool luks_token_url_valid(const char *url);
 

@@ -63,7 +63,7 @@ static int activation_error(int r, const char *device, const char *mapper, int s
 }
 
 int luks_unlock(const char *device, const char *mapper, const unsigned char *key, size_t key_len,
-		bool no_activate, struct err *e)
+		bool no_activate, const struct cipher_allow *allowed, struct err *e)
 {
 	const char *name = no_activate ? NULL : mapper;
 	struct crypt_device *cd;
@@ -79,6 +79,10 @@ int luks_unlock(const char *device, const char *mapper, const unsigned char *key
 			       "digits, '.', '_' and '-'", name);
 	if (luks_load(device, &cd, e))
 		return e->code;
+	if (luks_header_check(cd, device, allowed, e)) {
+		crypt_free(cd);
+		return e->code;
+	}
 	if (name) {
 		crypt_status_info st = crypt_status(cd, name);
 
@@ -97,10 +101,32 @@ int luks_unlock(const char *device, const char *mapper, const unsigned char *key
 		return err_set(e, CVM_E_UNLOCK, "cannot check the key against %s: %s", device,
 			       strerror(-slot));
 	}
-	r = name ? crypt_activate_by_passphrase(cd, name, slot, (const char *)key, key_len, 0) : 0;
+	/* Flags stored in the header (allow-discards, ...) are the host's to set: ignored. */
+	r = name ? crypt_activate_by_passphrase(cd, name, slot, (const char *)key, key_len,
+						CRYPT_ACTIVATE_IGNORE_PERSISTENT) : 0;
 	crypt_free(cd);
 	if (r < 0)
 		return activation_error(r, device, name, slot, e);
 	log_debug("%s: keyslot %d %s", device, slot, name ? "opened" : "accepts the key");
+	return 0;
+}
+
+int luks_close(const char *mapper, struct err *e)
+{
+	struct crypt_device *cd = NULL;
+	int r;
+
+	if (!mapper_name_valid(mapper))
+		return err_set(e, CVM_E_UNLOCK, "invalid mapper name '%.100s'", mapper);
+	luks_route_logs(NULL);
+	r = crypt_init_by_name(&cd, mapper);
+	if (r >= 0) {
+		luks_route_logs(cd);
+		r = crypt_deactivate(cd, mapper);
+	}
+	crypt_free(cd);
+	if (r < 0)
+		return err_set(e, CVM_E_UNLOCK, "cannot close /dev/mapper/%s: %s", mapper,
+			       strerror(-r));
 	return 0;
 }

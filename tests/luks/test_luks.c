@@ -1,7 +1,8 @@
 /* LUKS2 tests on image files made with libcryptsetup: token validation,
  * device waiting, enrolment (PBKDF2 keyslot + token, rollback), unlock in
- * verify-only mode. `test_luks verify IMAGE KEYFILE` checks a key (used by
- * test_enroll_cli.py as an independent C-level round trip). */
+ * verify-only mode. `test_luks verify IMAGE KEYFILE [CIPHER...]` checks a key
+ * against an allow-list (default aes-xts-plain64:512); test_luks_cli.py and
+ * test_luks_header.py use it as an independent C-level round trip. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -375,7 +376,7 @@ static void test_not_luks2(void)
 	int rc;
 
 	make_sparse(plain, 20 << 20);
-	rc = luks_unlock(plain, NULL, key, sizeof(key), true, &e);
+	rc = luks_unlock(plain, NULL, key, sizeof(key), true, NULL, &e);
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "plain.img is not a LUKS2 volume");
 	memset(&e, 0, sizeof(e));
 	rc = luks_read_token(plain, &info, &e);
@@ -384,7 +385,7 @@ static void test_not_luks2(void)
 	make_image(luks1, CRYPT_LUKS1);
 	memset(&e, 0, sizeof(e));
 	rc = luks_unlock(luks1, NULL, (const unsigned char *)existing_pass,
-			 strlen(existing_pass), true, &e);
+			 strlen(existing_pass), true, NULL, &e);
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "luks1.img is not a LUKS2 volume (it is LUKS1");
 	memset(&e, 0, sizeof(e));
 	rc = luks_enroll(luks1, (const unsigned char *)existing_pass, strlen(existing_pass), key,
@@ -394,7 +395,7 @@ static void test_not_luks2(void)
 	rc = luks_get_uuid(plain, uuid, sizeof(uuid), &e);
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "is not a LUKS2 volume");
 	memset(&e, 0, sizeof(e));
-	rc = luks_unlock(tmp_path("nonexistent.img"), NULL, key, sizeof(key), true, &e);
+	rc = luks_unlock(tmp_path("nonexistent.img"), NULL, key, sizeof(key), true, NULL, &e);
 	CHECK(rc == CVM_E_UNLOCK && strstr(e.msg, "nonexistent.img"), "missing file: %s", e.msg);
 }
 
@@ -472,20 +473,20 @@ static void test_enroll_unlock(void)
 	      strcmp(info.urls[1], "http://127.0.0.1:8081") == 0, "read token: %s", e.msg);
 
 	memset(&e, 0, sizeof(e));
-	rc = luks_unlock(img, NULL, key, sizeof(key), true, &e);
+	rc = luks_unlock(img, NULL, key, sizeof(key), true, NULL, &e);
 	CHECK(rc == 0, "the enrolled key is rejected: %s", e.msg);
 	memset(&e, 0, sizeof(e));
-	rc = luks_unlock(img, "ignored", wrong, sizeof(wrong), true, &e);
+	rc = luks_unlock(img, "ignored", wrong, sizeof(wrong), true, NULL, &e);
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "key does not open any keyslot of ");
 	CHECK(strstr(e.msg, "enroll.img") != NULL, "device not named: %s", e.msg);
 	/* A wrong key is reported as such when activation is asked for, too. */
 	memset(&e, 0, sizeof(e));
-	rc = luks_unlock(img, "cvmboot-test-never", wrong, sizeof(wrong), false, &e);
+	rc = luks_unlock(img, "cvmboot-test-never", wrong, sizeof(wrong), false, NULL, &e);
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "key does not open any keyslot of ");
 	/* The right key with activation: without device-mapper (as on the test
 	 * machines) a clear error; with it, a real mapping, closed again. */
 	memset(&e, 0, sizeof(e));
-	rc = luks_unlock(img, "cvmboot-test-activate", key, sizeof(key), false, &e);
+	rc = luks_unlock(img, "cvmboot-test-activate", key, sizeof(key), false, NULL, &e);
 	if (rc == 0) {
 		CHECK(crypt_deactivate(NULL, "cvmboot-test-activate") == 0, "cannot close mapping");
 		printf("note: device-mapper present: activated and closed again\n");
@@ -496,13 +497,13 @@ static void test_enroll_unlock(void)
 	}
 	/* The token prefers keyslot 1; other keyslots still open as a fallback. */
 	memset(&e, 0, sizeof(e));
-	rc = luks_unlock(img, NULL, existing, strlen(existing_pass), true, &e);
+	rc = luks_unlock(img, NULL, existing, strlen(existing_pass), true, NULL, &e);
 	CHECK(rc == 0, "fallback to the other keyslots: %s", e.msg);
 	memset(&e, 0, sizeof(e));
-	rc = luks_unlock(img, NULL, key, 0, true, &e);
+	rc = luks_unlock(img, NULL, key, 0, true, NULL, &e);
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "empty key");
 	memset(&e, 0, sizeof(e));
-	rc = luks_unlock(img, "../evil", key, sizeof(key), false, &e);
+	rc = luks_unlock(img, "../evil", key, sizeof(key), false, NULL, &e);
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "invalid mapper name");
 
 	memset(&e, 0, sizeof(e));
@@ -521,7 +522,7 @@ static void test_enroll_unlock(void)
 
 	/* The header is intact after the refused enrolment. */
 	memset(&e, 0, sizeof(e));
-	rc = luks_unlock(img, NULL, key, sizeof(key), true, &e);
+	rc = luks_unlock(img, NULL, key, sizeof(key), true, NULL, &e);
 	CHECK(rc == 0, "key after refused enroll: %s", e.msg);
 }
 
@@ -602,7 +603,7 @@ static void test_enroll_rollback(void)
 	CHECK(slot == -1, "keyslot reported: %d", slot);
 	CHECK(active_keyslots(img) == 1, "keyslot left behind: %d active", active_keyslots(img));
 	memset(&e, 0, sizeof(e));
-	rc = luks_unlock(img, NULL, key, sizeof(key), true, &e);
+	rc = luks_unlock(img, NULL, key, sizeof(key), true, NULL, &e);
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "key does not open any keyslot");
 }
 
@@ -627,7 +628,7 @@ static void test_hostile_tokens(void)
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "token 3: field 'resource': ");
 	/* An unusable token only loses its keyslot preference. */
 	memset(&e, 0, sizeof(e));
-	rc = luks_unlock(img, NULL, existing, strlen(existing_pass), true, &e);
+	rc = luks_unlock(img, NULL, existing, strlen(existing_pass), true, NULL, &e);
 	CHECK(rc == 0, "unlock beside a hostile token: %s", e.msg);
 
 	set_token(img, 3, TOK("[\"0\"]", "\"r/t/x\"", "[\"javascript:alert(1)\"]"));
@@ -667,21 +668,47 @@ static void test_hostile_tokens(void)
 	}
 }
 
-/* `test_luks verify IMAGE KEYFILE`: 0 if the key opens IMAGE, else the error code. */
-static int verify_main(const char *image, const char *keyfile)
+/* Closing a mapping (the failed boot's rollback): what the host can check
+ * without device-mapper is that a missing or bad name is an error naming it. */
+static void test_close(void)
+{
+	struct err e = { 0 };
+	int rc = luks_close("cvmboot-test-never-open", &e);
+
+	CHECK_ERR(rc, e, CVM_E_UNLOCK, "cannot close /dev/mapper/cvmboot-test-never-open: ");
+	memset(&e, 0, sizeof(e));
+	rc = luks_close("../evil", &e);
+	CHECK_ERR(rc, e, CVM_E_UNLOCK, "invalid mapper name '../evil'");
+}
+
+/* `test_luks verify IMAGE KEYFILE [CIPHER...]`: 0 if the key opens IMAGE
+ * and its header passes the check, else the error code. */
+static int verify_main(const char *image, const char *keyfile, int n_ciphers, char **ciphers)
 {
 	unsigned char key[LUKS_KEY_MAX + 1];
+	struct cipher_allow allowed;
 	struct err e = { 0 };
 	ssize_t n;
-	int fd = open(keyfile, O_RDONLY | O_CLOEXEC), rc;
+	int fd, rc;
 
+	cipher_allow_default(&allowed);
+	if (n_ciphers > CIPHER_ALLOW_MAX)
+		return fprintf(stderr, "too many ciphers\n"), 2;
+	for (int i = 0; i < n_ciphers; i++) {
+		const char *why = cipher_entry_parse(ciphers[i], &allowed.entries[i]);
+
+		if (why)
+			return fprintf(stderr, "%s: %s\n", ciphers[i], why), 2;
+		allowed.n = i + 1;
+	}
+	fd = open(keyfile, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return perror(keyfile), 2;
 	n = read(fd, key, sizeof(key));
 	close(fd);
 	if (n <= 0 || n > LUKS_KEY_MAX)
 		return fprintf(stderr, "bad key file\n"), 2;
-	rc = luks_unlock(image, NULL, key, (size_t)n, true, &e);
+	rc = luks_unlock(image, NULL, key, (size_t)n, true, &allowed, &e);
 	memset(key, 0, sizeof(key));
 	if (rc)
 		fprintf(stderr, "%s\n", e.msg);
@@ -701,8 +728,8 @@ static void remove_tree(void)
 
 int main(int argc, char **argv)
 {
-	if (argc == 4 && strcmp(argv[1], "verify") == 0)
-		return verify_main(argv[2], argv[3]);
+	if (argc >= 4 && strcmp(argv[1], "verify") == 0)
+		return verify_main(argv[2], argv[3], argc - 4, argv + 4);
 	if (!mkdtemp(tmpdir)) {
 		perror("mkdtemp");
 		return 2;
@@ -716,6 +743,7 @@ int main(int argc, char **argv)
 	test_enroll_failures();
 	test_enroll_rollback();
 	test_hostile_tokens();
+	test_close();
 	remove_tree();
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;

@@ -9,8 +9,10 @@ import select
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lukstest import WRAP, check, run_all  # noqa: E402
 
 CVMBOOT = os.environ["CVMBOOT_BIN"]
 TEST_LUKS = sys.argv[1]
@@ -18,23 +20,6 @@ EXISTING = b"existing passphrase"
 RESOURCE = "default/luks/root"
 URLS = ["https://kbs-a.example:8080", "http://127.0.0.1:9"]
 
-
-def under_valgrind():
-    with open("/proc/self/maps") as f:
-        return "vgpreload" in f.read()
-
-
-# Under the valgrind suite, the programs this test runs are checked too.
-WRAP = (["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
-         "--errors-for-leak-kinds=definite"] if under_valgrind() else [])
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
 
 
 class Env:
@@ -340,17 +325,9 @@ def main():
     if not shutil.which("cryptsetup"):
         print("cryptsetup not installed")
         return 77
-    tmp = tempfile.mkdtemp(prefix="cvmboot-luks-cli.")
-    try:
-        env = Env(tmp)
-        for test in (test_generate_key, test_key_file, test_refusals, test_tty_prompt,
-                     test_not_luks2, test_unlock_without_kbs, test_uuid):
-            print("--", test.__name__, flush=True)
-            test(env)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("%d failure(s)" % len(failures))
-    return 1 if failures else 0
+    return run_all("cvmboot-luks-cli.", Env, (
+        test_generate_key, test_key_file, test_refusals, test_tty_prompt, test_not_luks2,
+        test_unlock_without_kbs, test_uuid))
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ static void test_defaults(void)
 	CHECK(!strcmp(c.ccel_path, "/sys/firmware/acpi/tables/data/CCEL"), "ccel");
 	CHECK(!strcmp(c.azure_imds_url, "http://169.254.169.254"), "imds");
 	CHECK(c.device_timeout_ms == 30000 && c.discover_tokens && !c.no_activate, "luks");
+	CHECK(c.luks_ciphers.n == 1 && cipher_allow_has(&c.luks_ciphers, "aes-xts-plain64", 512, ""),
+	      "luks ciphers");
 	CHECK(c.enabled && c.on_failure == FAILURE_EMERGENCY && !c.debug, "boot");
 	CHECK(!c.insecure_http && !c.allow_non_tmpfs && c.n_urls == 0 && c.n_resources == 0, "rest");
 	CHECK(config_validate(&c, &e) == 0, "defaults do not validate: %s", e.msg);
@@ -98,6 +100,10 @@ static void test_full_file(void)
 	CHECK(!strcmp(c.secrets_dir, "/tmp/cvmboot-run/secrets"), "%s", c.secrets_dir);
 	CHECK(c.allow_non_tmpfs, "allow_non_tmpfs");
 	CHECK(c.device_timeout_ms == 0 && !c.discover_tokens && c.no_activate, "luks section");
+	CHECK(c.luks_ciphers.n == 2 &&
+	      cipher_allow_has(&c.luks_ciphers, "aes-xts-plain64", 768, "hmac(sha256)") &&
+	      cipher_allow_has(&c.luks_ciphers, "aes-cbc-essiv:sha256", 256, "") &&
+	      !cipher_allow_has(&c.luks_ciphers, "aes-xts-plain64", 512, ""), "allowed_ciphers");
 	CHECK(c.on_failure == FAILURE_POWEROFF, "%d", c.on_failure);
 	CHECK(!strcmp(c.workload_image, "localhost/app:1.0"), "%s", c.workload_image);
 	CHECK(!strcmp(c.workload_command, "/app/serve --port 8443"), "%s", c.workload_command);
@@ -151,7 +157,9 @@ static void test_shipped_example(void)
 	      !strcmp(c.azure_imds_url, d.azure_imds_url) && c.device_timeout_ms == d.device_timeout_ms &&
 	      c.discover_tokens == d.discover_tokens && c.no_activate == d.no_activate &&
 	      c.allow_non_tmpfs == d.allow_non_tmpfs && c.insecure_http == d.insecure_http &&
-	      c.on_failure == d.on_failure, "example values differ from the defaults");
+	      c.on_failure == d.on_failure &&
+	      !memcmp(&c.luks_ciphers, &d.luks_ciphers, sizeof(c.luks_ciphers)),
+	      "example values differ from the defaults");
 }
 
 /* The settings shown disabled (";key = value") in the example are right too. */
@@ -218,6 +226,17 @@ static void test_bad_values(void)
 	expect_error("[retry]\nbudget = 2d\n", ":2: [retry] budget: invalid duration '2d'");
 	expect_error("[kbs]\ninsecure_http = maybe\n", ":2: [kbs] insecure_http: invalid boolean 'maybe'");
 	expect_error("[luks]\nno_activate =\n", ":2: [luks] no_activate: invalid boolean ''");
+	expect_error("[luks]\nallowed_ciphers = aes-xts-plain64:512 cipher_null-ecb:512\n",
+		     ":2: [luks] allowed_ciphers: 'cipher_null-ecb:512': a null cipher is never allowed");
+	expect_error("[luks]\nallowed_ciphers = aes-xts-plain64:512:CIPHER_NULL\n",
+		     ":2: [luks] allowed_ciphers: 'aes-xts-plain64:512:CIPHER_NULL': a null cipher");
+	expect_error("[luks]\nallowed_ciphers =\n", ":2: [luks] allowed_ciphers: empty list");
+	expect_error("[luks]\nallowed_ciphers = aes-xts-plain64\n",
+		     ":2: [luks] allowed_ciphers: 'aes-xts-plain64': expected ENCRYPTION:KEYBITS");
+	expect_error("[luks]\nallowed_ciphers = aes-xts-plain64:4104\n",
+		     ":2: [luks] allowed_ciphers: 'aes-xts-plain64:4104': key size out of range");
+	expect_error("[luks]\nallowed_ciphers = a:512 b:512 c:512 d:512 e:512 f:512 g:512 h:512 i:512\n",
+		     ":2: [luks] allowed_ciphers: more than 8 entries");
 	expect_error("[tee]\nseal_pcr = 24\n", ":2: [tee] seal_pcr: 24 out of range (-1 to 23)");
 	expect_error("[tee]\nseal_pcr = 1x\n", ":2: [tee] seal_pcr: invalid number '1x'");
 	expect_error("[tee]\nseal_pcr = 99999999999999999999999\n", ":2: [tee] seal_pcr: invalid number");
