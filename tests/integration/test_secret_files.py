@@ -164,9 +164,12 @@ def signal_mid_write(env, args, watched_dir, target, sig):
     half the bytes; once it stalls, check the partial temporary file is there, send
     sig, and check the process died of it leaving no temporary or target file."""
     marker = os.path.join(env.tmp, "stalled")
+    # The signal at its default action, as systemd starts services (under nohup
+    # SIGHUP would be ignored, and cvmboot rightly leaves it so).
     proc = subprocess.Popen(cvmboot_argv(env.config_path, args), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            env=shim_env("stall", watched_dir, marker))
+                            env=shim_env("stall", watched_dir, marker),
+                            preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 40
         while not os.path.exists(marker):
