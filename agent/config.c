@@ -27,6 +27,7 @@ void config_defaults(struct config *c)
 	strcpy(c->tee, "auto");
 	c->key_alg = KEY_EC_P256;
 	c->tpm_ak_handle = 0x81010002;
+	c->tpm_timeout_ms = 30000;
 	c->seal_pcr = 15;
 	strcpy(c->configfs_tsm_root, "/sys/kernel/config/tsm/report");
 	strcpy(c->azure_imds_url, "http://169.254.169.254");

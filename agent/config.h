@@ -69,6 +69,7 @@ struct config {
 	enum key_alg key_alg;
 	char tpm_tcti[CFG_PATH_MAX];  /* "" = tpm2-tss default (device:/dev/tpmrm0) */
 	uint32_t tpm_ak_handle;       /* default 0x81010002 */
+	long tpm_timeout_ms;          /* longest wait for one TPM command; default 30000 */
 	int seal_pcr;                 /* PCR extended after the fetch; -1 = off; default 15 */
 	char configfs_tsm_root[CFG_PATH_MAX]; /* default /sys/kernel/config/tsm/report */
 	char azure_imds_url[CFG_URL_MAX];     /* default http://169.254.169.254 */

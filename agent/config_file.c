@@ -385,6 +385,7 @@ static const struct key_def key_defs[] = {
 	{ "tee", "key_algorithm", set_key_alg, 0, 0, 0, 0, false },
 	{ "tee", "tpm_tcti", set_string, FIELD(tpm_tcti), 0, 0, false },
 	{ "tee", "tpm_ak_handle", set_tpm_handle, 0, 0, 0, 0, false },
+	{ "tee", "tpm_timeout", set_duration, FIELD(tpm_timeout_ms), 1, SECONDS(3600), false },
 	{ "tee", "seal_pcr", set_long, FIELD(seal_pcr), -1, 23, false },
 	{ "tee", "configfs_tsm_root", set_abs_path, FIELD(configfs_tsm_root), 0, 0, false },
 	{ "tee", "ccel_path", set_abs_path, FIELD(ccel_path), 0, 0, false },

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "secmem.h"
 #include "status.h"
 
 static const char usage_text[] =
@@ -99,6 +100,8 @@ static void protect_process_memory(void)
 
 	if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
 		log_warn("cannot disable core dumps; key material could reach a core file");
+	if (!secmem_init())
+		log_warn("no OpenSSL secure heap: private keys live on the normal heap");
 }
 
 int main(int argc, char **argv)

@@ -10,11 +10,23 @@ struct secret {
 	size_t len;
 };
 
-/* Allocate len bytes (len may be 0; data is then a 1-byte buffer). NULL on OOM. */
+/* Give OpenSSL a secure heap (locked, left out of core dumps, guard pages)
+ * for private key material: the TEE key's private scalar or RSA factors and
+ * the ECDH temporaries. Once, at start-up; 0 if it could not be set up
+ * (OpenSSL then uses the normal heap). */
+int secmem_init(void);
+/* Allocate len bytes, zeroed (len may be 0; data then still points to a
+ * byte). The buffer has pages of its own: locked in RAM so it never goes to
+ * swap (best effort: RLIMIT_MEMLOCK may refuse), left out of core dumps,
+ * wiped whole by secret_clear even if len was lowered meanwhile. NULL on OOM.
+ * Free only with secret_clear. */
 unsigned char *secret_alloc(struct secret *s, size_t len);
 /* Wipe and free; safe on a zeroed struct and when called twice. */
 void secret_clear(struct secret *s);
-/* Wipe len bytes then free p (p may be NULL). */
+/* Buffers secret_alloc handed out and secret_clear has not freed yet (for
+ * tests: leak checkers do not see these pages). */
+long secret_live_count(void);
+/* Wipe len bytes then free p (p may be NULL): for malloc'ed buffers. */
 void secure_free(void *p, size_t len);
 /* Wipe a NUL-terminated string, then free it. */
 void secure_free_str(char *s);

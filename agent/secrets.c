@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,8 +133,78 @@ static int create_temp(int dirfd, const char *name, char *tmp, size_t tmp_size)
 	return -1;
 }
 
+/* While a temporary file exists, a signal that would end the process (a
+ * SIGTERM from systemd, a ^C) first removes it, then ends the process as it
+ * would have: nothing half-written stays behind. Only signals left at their
+ * default action are taken over; SIGXFSZ is ignored meanwhile, so a file
+ * size limit fails the write (EFBIG) instead of killing us. */
+static const int guarded_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+#define N_GUARDED (sizeof(guarded_signals) / sizeof(guarded_signals[0]))
+
+static struct {
+	volatile sig_atomic_t armed;
+	int dirfd;
+	char tmp[SECRET_NAME_MAX + 32];
+	struct sigaction old[N_GUARDED];
+	bool taken[N_GUARDED];
+	struct sigaction old_xfsz;
+	sigset_t mask, old_mask;
+} guard;
+
+static void remove_temp_and_die(int sig)
+{
+	if (guard.armed)
+		unlinkat(guard.dirfd, guard.tmp, 0);
+	/* SA_RESETHAND put the default action back; the signal stays blocked
+	 * until this handler returns, then ends the process. */
+	raise(sig);
+}
+
+/* Block the guarded signals and take them over; guard_arm and guard_end
+ * unblock them again. */
+static void guard_begin(void)
+{
+	struct sigaction sa = { .sa_handler = remove_temp_and_die, .sa_flags = SA_RESETHAND };
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+
+	sigemptyset(&guard.mask);
+	for (size_t i = 0; i < N_GUARDED; i++)
+		sigaddset(&guard.mask, guarded_signals[i]);
+	sigprocmask(SIG_BLOCK, &guard.mask, &guard.old_mask);
+	sa.sa_mask = guard.mask;
+	for (size_t i = 0; i < N_GUARDED; i++) {
+		guard.taken[i] = sigaction(guarded_signals[i], NULL, &guard.old[i]) == 0 &&
+				 guard.old[i].sa_handler == SIG_DFL &&
+				 !(guard.old[i].sa_flags & SA_SIGINFO) &&
+				 sigaction(guarded_signals[i], &sa, NULL) == 0;
+	}
+	sigaction(SIGXFSZ, &ign, &guard.old_xfsz);
+}
+
+/* The temporary file tmp now exists in dirfd: let signals in. */
+static void guard_arm(int dirfd, const char *tmp)
+{
+	guard.dirfd = dirfd;
+	snprintf(guard.tmp, sizeof(guard.tmp), "%s", tmp);
+	guard.armed = 1;
+	sigprocmask(SIG_SETMASK, &guard.old_mask, NULL);
+}
+
+/* The temporary file is gone (renamed or removed): give the signals back. */
+static void guard_end(void)
+{
+	sigprocmask(SIG_BLOCK, &guard.mask, NULL);
+	guard.armed = 0;
+	for (size_t i = 0; i < N_GUARDED; i++)
+		if (guard.taken[i])
+			sigaction(guarded_signals[i], &guard.old[i], NULL);
+	sigaction(SIGXFSZ, &guard.old_xfsz, NULL);
+	sigprocmask(SIG_SETMASK, &guard.old_mask, NULL);
+}
+
 /* Write name in dirfd atomically: the final name holds the old content or the
- * complete new one, never a part. */
+ * complete new one, never a part; no temporary file outlives the call, even
+ * when a signal ends the process during it. */
 static int write_atomic_at(int dirfd, const char *shown_dir, const char *name,
 			   const unsigned char *data, size_t len, mode_t mode, struct err *e)
 {
@@ -141,10 +212,15 @@ static int write_atomic_at(int dirfd, const char *shown_dir, const char *name,
 	int fd, saved;
 	const char *step;
 
+	guard_begin();
 	fd = create_temp(dirfd, name, tmp, sizeof(tmp));
-	if (fd < 0)
+	if (fd < 0) {
+		saved = errno;
+		guard_end();
 		return err_set(e, CVM_E_SECRETS, "%s/%s: cannot create temporary file: %s", shown_dir,
-			       name, strerror(errno));
+			       name, strerror(saved));
+	}
+	guard_arm(dirfd, tmp);
 	if (fd_write_all(fd, data, len) < 0)
 		step = "write";
 	else if (fchmod(fd, mode) < 0)
@@ -162,11 +238,12 @@ static int write_atomic_at(int dirfd, const char *shown_dir, const char *name,
 		step = "rename";
 		saved = errno;
 	}
-	if (step) {
+	if (step)
 		unlinkat(dirfd, tmp, 0);
+	guard_end();
+	if (step)
 		return err_set(e, CVM_E_SECRETS, "%s/%s: %s failed: %s", shown_dir, name, step,
 			       strerror(saved));
-	}
 	fsync(dirfd); /* the rename itself; a no-op on tmpfs */
 	return 0;
 }

@@ -2,6 +2,7 @@
  * read the 24 SHA-256 PCRs, export the AK, NV read/define/write, PCR extend. */
 #include "tpm_common.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,22 +15,55 @@
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
-#include <tss2/tss2_tctildr.h>
 
 #include "hex.h"
+#include "tpm_deadline.h"
 
 #define QUOTE_ATTEMPTS 3      /* a PCR may move between the quote and the read */
 #define NV_CHUNK_FALLBACK 512 /* if the TPM does not say its NV buffer size */
 
 struct tpm {
-	TSS2_TCTI_CONTEXT *tcti;
+	TSS2_TCTI_CONTEXT *tcti;   /* the deadline TCTI in front of the real one */
 	ESYS_CONTEXT *esys;
+	long timeout_ms;
 	char tcti_name[CFG_PATH_MAX];
 };
 
-static int tss_fail(struct err *e, TSS2_RC rc, const char *what)
+/* A TPM that once let a command time out is given up for the rest of the
+ * run: auto-detection and the evidence would otherwise each wait again. */
+static char given_up_tcti[CFG_PATH_MAX];
+static bool given_up;
+
+static const char *shown_tcti(const struct tpm *t)
 {
-	return err_set(e, CVM_E_TEE, "%s: %s", what, Tss2_RC_Decode(rc));
+	return t->tcti_name[0] ? t->tcti_name : "default";
+}
+
+/* Remember a TPM that let a command time out, and say so. */
+static int give_up(struct tpm *t, struct err *e, const char *cmd)
+{
+	if (!given_up) {
+		snprintf(given_up_tcti, sizeof(given_up_tcti), "%s", t->tcti_name);
+		given_up = true;
+	}
+	return err_set(e, CVM_E_TEE, "%s: the TPM (TCTI '%s') did not answer within %ld ms "
+		       "([tee] tpm_timeout); giving up on it", cmd, shown_tcti(t), t->timeout_ms);
+}
+
+/* An error for a failed TPM command: what (printf-style) names the command,
+ * then the TSS's reason, or the timeout when the TPM stopped answering. */
+static int __attribute__((format(printf, 4, 5)))
+tpm_fail(struct tpm *t, struct err *e, TSS2_RC rc, const char *what, ...)
+{
+	char cmd[160];
+	va_list ap;
+
+	va_start(ap, what);
+	vsnprintf(cmd, sizeof(cmd), what, ap);
+	va_end(ap);
+	if (tpm_deadline_expired(t->tcti))
+		return give_up(t, e, cmd);
+	return err_set(e, CVM_E_TEE, "%s: %s", cmd, Tss2_RC_Decode(rc));
 }
 
 static void pick_default_tcti(char *out, size_t len)
@@ -45,6 +79,7 @@ static void pick_default_tcti(char *out, size_t len)
 int tpm_open(const struct config *cfg, struct tpm **out, struct err *e)
 {
 	struct tpm *t = calloc(1, sizeof(*t));
+	bool timed_out;
 	TSS2_RC rc;
 
 	if (!t)
@@ -57,19 +92,30 @@ int tpm_open(const struct config *cfg, struct tpm **out, struct err *e)
 		snprintf(t->tcti_name, sizeof(t->tcti_name), "%s", cfg->tpm_tcti);
 	else
 		pick_default_tcti(t->tcti_name, sizeof(t->tcti_name));
-	rc = Tss2_TctiLdr_Initialize(t->tcti_name[0] ? t->tcti_name : NULL, &t->tcti);
+	t->timeout_ms = cfg->tpm_timeout_ms;
+	if (given_up && strcmp(given_up_tcti, t->tcti_name) == 0) {
+		err_set(e, CVM_E_TEE, "the TPM (TCTI '%s') did not answer within %ld ms earlier "
+			"in this run ([tee] tpm_timeout); not asking it again", shown_tcti(t),
+			t->timeout_ms);
+		free(t);
+		return e->code;
+	}
+	rc = tpm_deadline_open(t->tcti_name[0] ? t->tcti_name : NULL, t->timeout_ms, &t->tcti,
+			       &timed_out);
 	if (rc != TSS2_RC_SUCCESS) {
-		err_set(e, CVM_E_TEE, "cannot open the TPM (TCTI '%s'): %s",
-			t->tcti_name[0] ? t->tcti_name : "default", Tss2_RC_Decode(rc));
+		if (timed_out)
+			give_up(t, e, "opening the TPM");
+		else
+			err_set(e, CVM_E_TEE, "cannot open the TPM (TCTI '%s'): %s", shown_tcti(t),
+				Tss2_RC_Decode(rc));
 		free(t);
 		return e->code;
 	}
 	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
-		err_set(e, CVM_E_TEE, "cannot talk to the TPM (TCTI '%s'): %s",
-			t->tcti_name[0] ? t->tcti_name : "default", Tss2_RC_Decode(rc));
-		Tss2_TctiLdr_Finalize(&t->tcti);
-		free(t);
+		err_set(e, CVM_E_TEE, "cannot talk to the TPM (TCTI '%s'): %s", shown_tcti(t),
+			Tss2_RC_Decode(rc));
+		tpm_close(t);
 		return e->code;
 	}
 	*out = t;
@@ -82,8 +128,7 @@ void tpm_close(struct tpm *t)
 		return;
 	if (t->esys)
 		Esys_Finalize(&t->esys);
-	if (t->tcti)
-		Tss2_TctiLdr_Finalize(&t->tcti);
+	tpm_deadline_close(t->tcti);
 	free(t);
 }
 
@@ -101,7 +146,7 @@ int tpm_handle_exists(struct tpm *t, uint32_t handle, bool *exists, struct err *
 	rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
 				TPM2_CAP_HANDLES, handle, 1, &more, &cap);
 	if (rc != TSS2_RC_SUCCESS)
-		return tss_fail(e, rc, "TPM2_GetCapability(handles)");
+		return tpm_fail(t, e, rc, "TPM2_GetCapability(handles)");
 	*exists = cap->data.handles.count >= 1 && cap->data.handles.handle[0] == handle;
 	Esys_Free(cap);
 	return 0;
@@ -113,7 +158,7 @@ static int tr_from_handle(struct tpm *t, uint32_t handle, ESYS_TR *tr, struct er
 					   ESYS_TR_NONE, tr);
 
 	if (rc != TSS2_RC_SUCCESS)
-		return err_set(e, CVM_E_TEE, "TPM handle 0x%08x: %s", handle, Tss2_RC_Decode(rc));
+		return tpm_fail(t, e, rc, "TPM handle 0x%08x", handle);
 	return 0;
 }
 
@@ -177,7 +222,7 @@ int tpm_read_pcrs(struct tpm *t, unsigned char pcrs[TPM_NUM_PCRS][TPM_SHA256_LEN
 		rc = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &want,
 				   &counter, &got, &values);
 		if (rc != TSS2_RC_SUCCESS)
-			return tss_fail(e, rc, "TPM2_PCR_Read(sha256:0-23)");
+			return tpm_fail(t, e, rc, "TPM2_PCR_Read(sha256:0-23)");
 		n = take_pcr_values(got, values, &want.pcrSelections[0], pcrs);
 		Esys_Free(got);
 		Esys_Free(values);
@@ -274,7 +319,7 @@ static int quote_once(struct tpm *t, ESYS_TR ak, bool rsassa_sha256, const TPM2B
 	rc = Esys_Quote(t->esys, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, qdata, &scheme,
 			&sel, &quoted, &sig);
 	if (rc != TSS2_RC_SUCCESS)
-		return tss_fail(e, rc, "TPM2_Quote");
+		return tpm_fail(t, e, rc, "TPM2_Quote");
 	r = store_quote(q, quoted, sig, e);
 	Esys_Free(quoted);
 	Esys_Free(sig);
@@ -387,7 +432,7 @@ int tpm_ak_public_der(struct tpm *t, uint32_t ak_handle, unsigned char **der, si
 			     NULL);
 	Esys_TR_Close(t->esys, &ak);
 	if (rc != TSS2_RC_SUCCESS)
-		return tss_fail(e, rc, "TPM2_ReadPublic(AK)");
+		return tpm_fail(t, e, rc, "TPM2_ReadPublic(AK)");
 	if (pub->publicArea.type != TPM2_ALG_RSA ||
 	    !(pub->publicArea.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT)) {
 		Esys_Free(pub);
@@ -415,8 +460,7 @@ int tpm_nv_size(struct tpm *t, uint32_t index, size_t *size, struct err *e)
 	rc = Esys_NV_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
 	Esys_TR_Close(t->esys, &tr);
 	if (rc != TSS2_RC_SUCCESS)
-		return err_set(e, CVM_E_TEE, "TPM2_NV_ReadPublic(0x%08x): %s", index,
-			       Tss2_RC_Decode(rc));
+		return tpm_fail(t, e, rc, "TPM2_NV_ReadPublic(0x%08x)", index);
 	*size = pub->nvPublic.dataSize;
 	Esys_Free(pub);
 	return 0;
@@ -466,8 +510,7 @@ int tpm_nv_read(struct tpm *t, uint32_t index, size_t len, unsigned char **out, 
 			if (rc == TSS2_RC_SUCCESS)
 				err_set(e, CVM_E_TEE, "TPM2_NV_Read(0x%08x): short read", index);
 			else
-				err_set(e, CVM_E_TEE, "TPM2_NV_Read(0x%08x, offset %zu): %s", index,
-					off, Tss2_RC_Decode(rc));
+				tpm_fail(t, e, rc, "TPM2_NV_Read(0x%08x, offset %zu)", index, off);
 			Esys_Free(data);
 			Esys_TR_Close(t->esys, &tr);
 			free(buf);
@@ -495,8 +538,7 @@ static int nv_define(struct tpm *t, uint32_t index, size_t len, ESYS_TR *tr, str
 	rc = Esys_NV_DefineSpace(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 				 ESYS_TR_NONE, &no_auth, &pub, tr);
 	if (rc != TSS2_RC_SUCCESS)
-		return err_set(e, CVM_E_TEE, "TPM2_NV_DefineSpace(0x%08x, %zu bytes): %s", index,
-			       len, Tss2_RC_Decode(rc));
+		return tpm_fail(t, e, rc, "TPM2_NV_DefineSpace(0x%08x, %zu bytes)", index, len);
 	return 0;
 }
 
@@ -520,8 +562,7 @@ static int nv_index_for_write(struct tpm *t, uint32_t index, size_t len, ESYS_TR
 				   ESYS_TR_NONE);
 	if (rc != TSS2_RC_SUCCESS) {
 		Esys_TR_Close(t->esys, tr);
-		return err_set(e, CVM_E_TEE, "TPM2_NV_UndefineSpace(0x%08x): %s", index,
-			       Tss2_RC_Decode(rc));
+		return tpm_fail(t, e, rc, "TPM2_NV_UndefineSpace(0x%08x)", index);
 	}
 	*tr = ESYS_TR_NONE; /* UndefineSpace released it */
 	return nv_define(t, index, len, tr, e);
@@ -547,8 +588,7 @@ int tpm_nv_write_define(struct tpm *t, uint32_t index, const unsigned char *data
 				   ESYS_TR_NONE, &buf, (UINT16)off);
 		if (rc != TSS2_RC_SUCCESS) {
 			Esys_TR_Close(t->esys, &tr);
-			return err_set(e, CVM_E_TEE, "TPM2_NV_Write(0x%08x): %s", index,
-				       Tss2_RC_Decode(rc));
+			return tpm_fail(t, e, rc, "TPM2_NV_Write(0x%08x)", index);
 		}
 		off += buf.size;
 	}
@@ -570,7 +610,7 @@ int tpm_pcr_extend_sha256(struct tpm *t, int pcr, const unsigned char digest[TPM
 	rc = Esys_PCR_Extend(t->esys, (ESYS_TR)(ESYS_TR_PCR0 + (ESYS_TR)pcr), ESYS_TR_PASSWORD,
 			     ESYS_TR_NONE, ESYS_TR_NONE, &values);
 	if (rc != TSS2_RC_SUCCESS)
-		return err_set(e, CVM_E_TEE, "TPM2_PCR_Extend(PCR%d): %s", pcr, Tss2_RC_Decode(rc));
+		return tpm_fail(t, e, rc, "TPM2_PCR_Extend(PCR%d)", pcr);
 	return 0;
 }
 

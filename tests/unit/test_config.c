@@ -49,6 +49,7 @@ static void test_defaults(void)
 	      "retry defaults");
 	CHECK(!strcmp(c.tee, "auto") && c.key_alg == KEY_EC_P256, "tee defaults");
 	CHECK(c.tpm_ak_handle == 0x81010002 && c.seal_pcr == 15, "tpm defaults");
+	CHECK(c.tpm_timeout_ms == 30000, "%ld", c.tpm_timeout_ms);
 	CHECK(!strcmp(c.run_dir, "/run/cvmboot") && !strcmp(c.secrets_dir, "/run/cvmboot/secrets"),
 	      "dirs");
 	CHECK(!strcmp(c.configfs_tsm_root, "/sys/kernel/config/tsm/report"), "tsm");
@@ -92,6 +93,7 @@ static void test_full_file(void)
 	CHECK(c.key_alg == KEY_RSA_OAEP_256, "%d", c.key_alg);
 	CHECK(!strcmp(c.tpm_tcti, "swtpm:host=127.0.0.1,port=2321"), "%s", c.tpm_tcti);
 	CHECK(c.tpm_ak_handle == 0x81010003, "%x", c.tpm_ak_handle);
+	CHECK(c.tpm_timeout_ms == 1500, "%ld", c.tpm_timeout_ms);
 	CHECK(c.seal_pcr == -1, "%d", c.seal_pcr);
 	CHECK(!strcmp(c.configfs_tsm_root, "/tmp/tsm/report"), "%s", c.configfs_tsm_root);
 	CHECK(!strcmp(c.ccel_path, "/tmp/CCEL"), "%s", c.ccel_path);
@@ -151,6 +153,7 @@ static void test_shipped_example(void)
 	      c.max_response_bytes == d.max_response_bytes && c.retry_budget_ms == d.retry_budget_ms &&
 	      c.backoff_base_ms == d.backoff_base_ms && c.backoff_cap_ms == d.backoff_cap_ms &&
 	      !strcmp(c.tee, d.tee) && c.key_alg == d.key_alg && c.tpm_ak_handle == d.tpm_ak_handle &&
+	      c.tpm_timeout_ms == d.tpm_timeout_ms &&
 	      c.seal_pcr == d.seal_pcr && !strcmp(c.run_dir, d.run_dir) &&
 	      !strcmp(c.secrets_dir, d.secrets_dir) && !strcmp(c.ccel_path, d.ccel_path) &&
 	      !strcmp(c.configfs_tsm_root, d.configfs_tsm_root) &&

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "secrets.h"
@@ -308,6 +309,37 @@ static void test_write_path(const char *base)
 	CHECK(!strcmp(read_file(join(base, "through.out")), "s"), "content through symlink");
 }
 
+/* A file size limit fails the write with EFBIG (SIGXFSZ is ignored while a
+ * secret is written) instead of killing the process; the default action is
+ * back afterwards. Run in a child, where SIGXFSZ is at its default. */
+static void test_size_limit_signal(const char *base)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	if (pid == 0) {
+		struct rlimit lim = { 4096, 4096 };
+		unsigned char big[10000];
+		struct sigaction after;
+		struct err e = { 0 };
+
+		signal(SIGXFSZ, SIG_DFL);
+		memset(big, 'B', sizeof(big));
+		setrlimit(RLIMIT_FSIZE, &lim);
+		if (secrets_write(base, "limited", big, sizeof(big), 0400, &e) != CVM_E_SECRETS ||
+		    !strstr(e.msg, "limited: write failed: File too large"))
+			_exit(2);
+		sigaction(SIGXFSZ, NULL, &after);
+		_exit(after.sa_handler == SIG_DFL ? 0 : 3);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "fork/wait");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "size limit: child %s %d (2: wrong error, 3: SIGXFSZ not restored)",
+	      WIFSIGNALED(status) ? "killed by signal" : "exited", WIFSIGNALED(status) ?
+	      WTERMSIG(status) : WEXITSTATUS(status));
+	CHECK(access(join(base, "limited"), F_OK) != 0, "a file under the final name");
+}
+
 int main(void)
 {
 	static char fallback[] = "/tmp/cvmboot-test-secrets-XXXXXX";
@@ -326,6 +358,7 @@ int main(void)
 	test_write(base);
 	test_write_failures(base);
 	test_write_path(base);
+	test_size_limit_signal(base);
 	rm_rf(base);
 	test_prepare_on_tmpfs();
 	return check_report("secrets");
