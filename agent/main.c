@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "config.h"
 #include "err.h"
+#include "init_data.h"
 #include "log.h"
 #include "status.h"
 
@@ -81,6 +82,8 @@ static int load_config(struct config *cfg, const char *config_path, bool config_
 	if (cmdline_explicit || access(cmdline_path, R_OK) == 0)
 		if (config_apply_cmdline_file(cfg, cmdline_path, &e))
 			goto fail;
+	if (config_apply_init_data(cfg, &e))
+		goto fail;
 	if (config_validate(cfg, &e))
 		goto fail;
 	return 0;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "b64.h"
+#include "init_data.h"
 
 static int sample_detect(const struct config *cfg, char *why, size_t why_len)
 {
@@ -17,14 +18,21 @@ static int sample_detect(const struct config *cfg, char *why, size_t why_len)
 static int sample_evidence(const struct config *cfg, const unsigned char *report_data,
 			   size_t len, json_t **evidence, struct err *e)
 {
-	char *b64;
+	char *b64, *init = NULL;
 
-	(void)cfg;
 	b64 = b64_encode(report_data, len, false);
-	if (!b64)
-		return err_set(e, CVM_E_INTERNAL, "out of memory");
-	*evidence = json_pack("{s:s, s:s}", "svn", "1", "report_data", b64);
+	/* No host sets a field here: the sample "hardware" reports the digest of
+	 * the document it was given, as base64 like Trustee's sample claim. */
+	if (cfg->init_doc)
+		init = b64_encode(cfg->init_doc->digest, cfg->init_doc->digest_len, false);
+	*evidence = b64 && (init || !cfg->init_doc)
+		    ? json_pack("{s:s, s:s}", "svn", "1", "report_data", b64) : NULL;
+	if (*evidence && init && json_object_set_new(*evidence, "init_data", json_string(init))) {
+		json_decref(*evidence);
+		*evidence = NULL;
+	}
 	free(b64);
+	free(init);
 	if (!*evidence)
 		return err_set(e, CVM_E_INTERNAL, "out of memory");
 	return 0;
