@@ -241,6 +241,7 @@ static int apply_settings(struct config *cfg, const struct init_data *d, struct 
 int config_apply_init_data(struct config *cfg, struct err *e)
 {
 	struct init_data *d = NULL;
+	char *hex;
 
 	if (!cfg->init_data[0])
 		return 0;
@@ -255,8 +256,10 @@ int config_apply_init_data(struct config *cfg, struct err *e)
 		init_data_free(d);
 		return err_wrap(e, "init-data");
 	}
-	log_info("init-data: %s (%zu bytes, %s %s)", d->path, d->body_len,
-		 init_data_alg_name(d->alg), "digest bound into the evidence");
+	hex = hex_encode(d->digest, d->digest_len);
+	log_info("init-data: %s (%zu bytes), %s digest %s", d->path, d->body_len,
+		 init_data_alg_name(d->alg), hex ? hex : "?");
+	free(hex);
 	init_data_free(cfg->init_doc);
 	cfg->init_doc = d;
 	return 0;

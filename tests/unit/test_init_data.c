@@ -285,6 +285,34 @@ static void test_settings(void)
 	rmdir(path);
 }
 
+/* The keys: [tee] init_data / init_data_ca in the file, rd.cvmboot.init_data. */
+static void test_config_keys(void)
+{
+	static struct config c;
+	struct err e = { 0 };
+	static const char good[] = "[tee]\ninit_data = /etc/cvmboot/init-data.toml\ninit_data_ca = true\n";
+	static const char relative[] = "[tee]\ninit_data = init-data.toml\n";
+
+	config_defaults(&c);
+	CHECK(!c.init_data[0] && !c.init_data_ca && !c.init_doc, "defaults");
+	CHECK(config_load_file(&c, write_file("k.conf", good, sizeof(good) - 1), true, &e) == 0, "%s", e.msg);
+	CHECK(!strcmp(c.init_data, "/etc/cvmboot/init-data.toml") && c.init_data_ca, "file keys");
+	config_defaults(&c);
+	CHECK(config_load_file(&c, write_file("k.conf", relative, sizeof(relative) - 1), true, &e) &&
+	      strstr(e.msg, "k.conf:2: [tee] init_data") && strstr(e.msg, "not an absolute path"),
+	      "relative: %s", e.msg);
+	config_defaults(&c);
+	CHECK(config_apply_cmdline_string(&c, "quiet rd.cvmboot.init_data=/run/cfg/i.toml", &e) == 0 &&
+	      !strcmp(c.init_data, "/run/cfg/i.toml"), "cmdline: %s", e.msg);
+	CHECK(config_apply_cmdline_string(&c, "rd.cvmboot.init_data=i.toml", &e) &&
+	      strstr(e.msg, "rd.cvmboot.init_data: 'i.toml' is not an absolute path"), "%s", e.msg);
+	CHECK(config_apply_cmdline_string(&c, "rd.cvmboot.init_data_ca=1", &e) &&
+	      strstr(e.msg, "unknown option rd.cvmboot.init_data_ca"), "init_data_ca: %s", e.msg);
+	/* No document configured: nothing loaded, nothing changed. */
+	config_defaults(&c);
+	CHECK(config_apply_init_data(&c, &e) == 0 && !c.init_doc, "no init-data");
+}
+
 static void test_json(void)
 {
 	static const char doc[] = HEAD "[data]\nk = \"v\"\n";
@@ -302,7 +330,8 @@ static void test_json(void)
 
 int main(void)
 {
-	static const char *const files[] = { "digest.toml", "big.toml", "empty.toml", "settings.toml" };
+	static const char *const files[] = { "digest.toml", "big.toml", "empty.toml", "settings.toml",
+					       "k.conf" };
 	char path[600];
 
 	if (!mkdtemp(tmpdir)) {
@@ -314,6 +343,7 @@ int main(void)
 	test_digests();
 	test_load_limits();
 	test_settings();
+	test_config_keys();
 	test_json();
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", tmpdir, files[i]);
