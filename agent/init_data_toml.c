@@ -309,7 +309,9 @@ static int string(struct reader *r, bool allow_multiline, char **out)
 		free(o.buf);
 		return fail(r, "NUL character (\\u0000) in a string");
 	}
-	*out = o.buf;
+	*out = realloc(o.buf, o.len + 1); /* give back what escapes saved */
+	if (!*out)
+		*out = o.buf;
 	return 0;
 }
 

@@ -18,19 +18,16 @@ static int sample_detect(const struct config *cfg, char *why, size_t why_len)
 static int sample_evidence(const struct config *cfg, const unsigned char *report_data,
 			   size_t len, json_t **evidence, struct err *e)
 {
-	char *b64, *init = NULL;
+	char *b64 = b64_encode(report_data, len, false);
+	/* No host sets a launch field here: the sample "hardware" reports the
+	 * digest of the document it was given, base64 as Trustee's sample claim. */
+	char *init = cfg->init_doc ? b64_encode(cfg->init_doc->digest, cfg->init_doc->digest_len,
+						false) : NULL;
 
-	b64 = b64_encode(report_data, len, false);
-	/* No host sets a field here: the sample "hardware" reports the digest of
-	 * the document it was given, as base64 like Trustee's sample claim. */
-	if (cfg->init_doc)
-		init = b64_encode(cfg->init_doc->digest, cfg->init_doc->digest_len, false);
-	*evidence = b64 && (init || !cfg->init_doc)
-		    ? json_pack("{s:s, s:s}", "svn", "1", "report_data", b64) : NULL;
-	if (*evidence && init && json_object_set_new(*evidence, "init_data", json_string(init))) {
-		json_decref(*evidence);
-		*evidence = NULL;
-	}
+	*evidence = NULL;
+	if (b64 && (init || !cfg->init_doc))
+		*evidence = json_pack("{s:s, s:s, s:s*}", "svn", "1", "report_data", b64,
+				      "init_data", init);
 	free(b64);
 	free(init);
 	if (!*evidence)

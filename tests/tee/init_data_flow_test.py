@@ -122,6 +122,19 @@ class Sample(Base):
         self.assertEqual(self.kbs.requests(), [])
 
 
+    def test_only_attesting_commands_read_it(self):
+        """detect does not need the document; get-resource with a missing one stops."""
+        missing = os.path.join(self.tmp, "missing.toml")
+        config = harness.write_config(os.path.join(self.tmp, "d.conf"),
+                                      tee={"type": "sample", "init_data": missing})
+        rc, out, err = harness.run_cvmboot(["detect"], config)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("selected: sample", out)
+        rc, _, err = self.run_agent(missing, {})
+        self.assertEqual(rc, 3, err)
+        self.assertIn("missing.toml: cannot open", err)
+
+
 class SamplePinned(Base):
     """The KBS policy pins one document: another one, however well bound, is denied."""
     tee = "sample"
