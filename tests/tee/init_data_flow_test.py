@@ -103,6 +103,23 @@ class Sample(Base):
         self.assertIn("init-data %s: [kbs] url = %s" % (os.path.join(self.tmp, "init-data.toml"),
                                                          self.kbs.url), res[2])
 
+    def test_boot(self):
+        """The boot job itself sends the document."""
+        text = document()
+        tee = {"type": "sample", "init_data": self.write_doc(text)}
+        config = harness.write_config(
+            os.path.join(self.tmp, "boot.conf"),
+            kbs={"url": self.kbs.url, "ca_file": self.kbs.ca},
+            tee=tee, secrets={"run_dir": os.path.join(self.tmp, "run"),
+                              "dir": os.path.join(self.tmp, "run", "secrets"),
+                              "allow_non_tmpfs": True},
+            **{"resource.secret": {"path": RESOURCE, "file": "secret"}})
+        rc, _, err = harness.run_cvmboot(["boot", "--no-activate"], config)
+        self.assertEqual(rc, 0, err)
+        with open(os.path.join(self.tmp, "run", "secrets", "secret"), "rb") as f:
+            self.assertEqual(f.read(), SECRET)
+        self.assertEqual(self.attests()[-1]["init_data_digest"], digest(text).hex())
+
     def test_cmdline_names_the_document(self):
         text = document()
         res = self.run_agent(None, {}, cmdline="rd.cvmboot.init_data=" + self.write_doc(text))
@@ -237,7 +254,8 @@ class ConfigfsBase:
         self.material = cf.make_snp_material(os.path.join(self.tmp0, "material"))
         self.trust = self.material["trust"]
         super().setUp()
-        self.fake = cf.FakeTsm(os.path.join(self.tmp, "tsm"), self.tee, self.material)
+        self.fake = cf.FakeTsm(os.path.join(self.tmp, "tsm"), self.tee, self.material,
+                               quote=getattr(self, "quote", None))
         self.cleanups.append(self.fake.stop)
         self.cleanups.append(lambda: shutil.rmtree(self.tmp0, ignore_errors=True))
         self.settings = {"configfs_tsm_root": self.fake.mountpoint}
@@ -269,6 +287,12 @@ class Snp(ConfigfsBase, Base):
 
 class Tdx(ConfigfsBase, Base):
     tee, field, size = "tdx", "MRCONFIGID", 48
+
+
+class TdxQuoteV5(ConfigfsBase, Base):
+    """MRCONFIGID sits 6 bytes further in a v5 quote (body type and size first)."""
+    tee, field, size = "tdx", "MRCONFIGID", 48
+    quote = os.path.join(cf.FIX, "tdx_quote_5.dat")
 
 
 if __name__ == "__main__":
