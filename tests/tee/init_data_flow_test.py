@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # End to end: cvmboot with [tee] init_data against the test KBS, per TEE. sample: the KBS
 # checks the document and its pinned digest; tpm (swtpm): PCR 8 is extended once, a
-# second run does not extend again, a foreign PCR 8 is refused before any request;
+# second run does not extend again, a foreign PCR 8 is refused before any attestation;
 # snp/tdx (FUSE configfs-tsm fake): HOST_DATA / MRCONFIGID must match, else exit 4.
 """Run: CVMBOOT_BIN=build/cvmboot /usr/bin/python3 tests/tee/init_data_flow_test.py"""
 
