@@ -10,7 +10,7 @@ runs=${1:-10}
 scripts/install-deps.sh
 scripts/build.sh build
 bin=$src/build/cvmboot
-dump=$src/build/tests/unit/init_data_dump
+dump=$src/build/tests/tee/init_data_dump
 work=$(mktemp -d /tmp/cvmboot-bench-initdata.XXXXXX)
 run=$(mktemp -d /dev/shm/cvmboot-bench-initdata.XXXXXX)
 kbs_pid=
