@@ -8,6 +8,7 @@
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -56,14 +57,15 @@ class Base(unittest.TestCase):
             f.write(text)
         return path
 
-    def run_agent(self, doc_path, tee_settings, kbs_url=None, cmdline=""):
+    def run_agent(self, doc_path, tee_settings, kbs_url=None, cmdline="", ca=None):
         tee = {"type": self.tee}
         tee.update(tee_settings)
         if doc_path:
             tee["init_data"] = doc_path
         config = harness.write_config(
             os.path.join(self.tmp, "cvmboot.conf"),
-            kbs={"url": kbs_url or self.kbs.url, "ca_file": self.kbs.ca, "request_timeout": "10s"},
+            kbs={"url": kbs_url or self.kbs.url, "ca_file": ca or self.kbs.ca,
+                 "request_timeout": "10s"},
             retry={"budget": "3s", "backoff_base": "100ms", "backoff_cap": "300ms"},
             tee=tee,
             secrets={"run_dir": os.path.join(self.tmp, "run"),
@@ -119,6 +121,40 @@ class Sample(Base):
         with open(os.path.join(self.tmp, "run", "secrets", "secret"), "rb") as f:
             self.assertEqual(f.read(), SECRET)
         self.assertEqual(self.attests()[-1]["init_data_digest"], digest(text).hex())
+
+    def test_ca_from_init_data_when_allowed(self):
+        """With init_data_ca = true the document's CA is the only anchor for the KBS."""
+        with open(self.kbs.ca, encoding="ascii") as f:
+            pem = f.read()
+        text = document(extra='"cvmboot.ca" = \'\'\'\n%s\'\'\'\n' % pem)
+        wrong = self.own_ca()  # a CA that did not sign the KBS certificate
+        config = harness.write_config(
+            os.path.join(self.tmp, "ca.conf"),
+            kbs={"url": self.kbs.url, "ca_file": wrong},
+            retry={"budget": "2s", "backoff_base": "100ms", "backoff_cap": "300ms"},
+            tee={"type": "sample", "init_data": self.write_doc(text), "init_data_ca": True},
+            secrets={"run_dir": os.path.join(self.tmp, "run"),
+                     "dir": os.path.join(self.tmp, "run", "secrets"), "allow_non_tmpfs": True})
+        rc, out, err = harness.run_cvmboot(["get-resource", RESOURCE], config)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.encode(), SECRET)
+        installed = os.path.join(self.tmp, "run", "init-data-ca.pem")
+        self.assertIn("[kbs] ca_file = %s (the document's cvmboot.ca)" % installed, err)
+        with open(installed, encoding="ascii") as f:
+            self.assertEqual(f.read(), pem)
+        # Without the document's CA, the file's (wrong) CA is refused: the test can fail.
+        rc, _, err = self.run_agent(None, {}, ca=wrong)
+        self.assertEqual(rc, 6, err)
+        self.assertIn("does not verify", err)
+
+    def own_ca(self):
+        """A self-signed CA certificate of this test's own (not the KBS's)."""
+        path = os.path.join(self.tmp, "own-ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", path + ".key",
+                        "-out", path, "-subj", "/CN=not the KBS CA", "-days", "2"],
+                       check=True, capture_output=True)
+        return path
 
     def test_cmdline_names_the_document(self):
         text = document()
