@@ -158,6 +158,15 @@ static int apply_option(struct config *c, const char *key, const char *val, bool
 			return err_set(e, CVM_E_CONFIG, PREFIX_DOT "key_algorithm: unknown '%.80s'", val);
 		return 0;
 	}
+	if (!strcmp(key, "init_data")) {
+		/* Safe from the (host-controlled) command line: the document's digest
+		 * is bound into the evidence, and what it may set is limited. */
+		if (need_value(key, val, e))
+			return e->code;
+		if (val[0] != '/')
+			return err_set(e, CVM_E_CONFIG, PREFIX_DOT "init_data: '%.80s' is not an absolute path", val);
+		return copy_value(key, c->init_data, sizeof(c->init_data), val, e);
+	}
 	if (!strcmp(key, "on_failure")) {
 		if (need_value(key, val, e))
 			return e->code;

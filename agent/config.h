@@ -22,6 +22,8 @@
 #define CFG_PATH_MAX 512
 #define CFG_NAME_MAX 64
 
+struct init_data;
+
 enum key_alg {
 	KEY_EC_P256 = 0,  /* "ec-p256" (default) */
 	KEY_EC_P521,      /* "ec-p521" */
@@ -74,6 +76,9 @@ struct config {
 	char configfs_tsm_root[CFG_PATH_MAX]; /* default /sys/kernel/config/tsm/report */
 	char azure_imds_url[CFG_URL_MAX];     /* default http://169.254.169.254 */
 	char ccel_path[CFG_PATH_MAX];  /* default /sys/firmware/acpi/tables/data/CCEL */
+	char init_data[CFG_PATH_MAX];  /* Trustee init-data TOML document; "" = none */
+	bool init_data_ca;             /* init-data's cvmboot.ca may set the KBS CA; default false */
+	struct init_data *init_doc;    /* init_data loaded (config_apply_init_data), or NULL */
 
 	/* [secrets] */
 	char run_dir[CFG_PATH_MAX];   /* default /run/cvmboot (status.json lives here) */

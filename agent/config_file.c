@@ -390,6 +390,8 @@ static const struct key_def key_defs[] = {
 	{ "tee", "configfs_tsm_root", set_abs_path, FIELD(configfs_tsm_root), 0, 0, false },
 	{ "tee", "ccel_path", set_abs_path, FIELD(ccel_path), 0, 0, false },
 	{ "tee", "azure_imds_url", set_http_url, FIELD(azure_imds_url), 0, 0, false },
+	{ "tee", "init_data", set_opt_path, FIELD(init_data), 0, 0, false },
+	{ "tee", "init_data_ca", set_bool, FIELD(init_data_ca), 0, 0, false },
 	{ "secrets", "run_dir", set_abs_path, FIELD(run_dir), 0, 0, false },
 	{ "secrets", "dir", set_abs_path, FIELD(secrets_dir), 0, 0, false },
 	{ "secrets", "allow_non_tmpfs", set_bool, FIELD(allow_non_tmpfs), 0, 0, false },

@@ -11,6 +11,7 @@
 
 #include "b64.h"
 #include "http.h"
+#include "init_data.h"
 #include "jcs.h"
 #include "jwe.h"
 #include "log.h"
@@ -224,7 +225,7 @@ static long long token_expiry(const char *token)
 static json_t *attestation_body(struct kbs *k, const char *nonce, struct err *e)
 {
 	unsigned char digest[48];
-	json_t *evidence = NULL;
+	json_t *evidence = NULL, *att;
 
 	if (runtime_data_digest(nonce, k->jwk, "", digest)) {
 		err_set(e, CVM_E_INTERNAL, "cannot compute the runtime-data digest");
@@ -234,9 +235,18 @@ static json_t *attestation_body(struct kbs *k, const char *nonce, struct err *e)
 		err_wrap(e, "%s evidence", k->tee->name);
 		return NULL;
 	}
-	return json_pack("{s:{s:s, s:O}, s:{s:o, s:s}}",
-			 "runtime-data", "nonce", nonce, "tee-pubkey", k->jwk,
-			 "tee-evidence", "primary_evidence", evidence, "additional_evidence", "");
+	att = json_pack("{s:{s:s, s:O}, s:{s:o, s:s}}",
+			"runtime-data", "nonce", nonce, "tee-pubkey", k->jwk,
+			"tee-evidence", "primary_evidence", evidence, "additional_evidence", "");
+	/* Trustee's Attestation "init-data": {"format":"toml","body":...} (docs/init-data.md) */
+	if (att && k->cfg->init_doc &&
+	    json_object_set_new(att, "init-data", init_data_json(k->cfg->init_doc))) {
+		json_decref(att);
+		att = NULL;
+	}
+	if (!att)
+		err_set(e, CVM_E_INTERNAL, "out of memory");
+	return att;
 }
 
 /* One auth + attest exchange with the current KBS; retry_after_ms gets the

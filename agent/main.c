@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "config.h"
 #include "err.h"
+#include "init_data.h"
 #include "log.h"
 #include "secmem.h"
 #include "status.h"
@@ -72,7 +73,8 @@ static void record_config_failure(const struct config *cfg, const struct err *e)
 }
 
 static int load_config(struct config *cfg, const char *config_path, bool config_explicit,
-		       const char *cmdline_path, bool cmdline_explicit, bool is_boot)
+		       const char *cmdline_path, bool cmdline_explicit, bool is_boot,
+		       bool attests)
 {
 	struct err e = { 0 };
 
@@ -82,6 +84,8 @@ static int load_config(struct config *cfg, const char *config_path, bool config_
 	if (cmdline_explicit || access(cmdline_path, R_OK) == 0)
 		if (config_apply_cmdline_file(cfg, cmdline_path, &e))
 			goto fail;
+	if (attests && config_apply_init_data(cfg, &e)) /* enroll and detect do not need it */
+		goto fail;
 	if (config_validate(cfg, &e))
 		goto fail;
 	return 0;
@@ -140,7 +144,8 @@ int main(int argc, char **argv)
 		if (strcmp(argv[optind], commands[i].name) != 0)
 			continue;
 		rc = load_config(&cfg, config_path, config_explicit, cmdline_path, cmdline_explicit,
-				 commands[i].run == cmd_boot);
+				 commands[i].run == cmd_boot,
+				 commands[i].run != cmd_enroll && commands[i].run != cmd_detect);
 		if (rc)
 			return rc;
 		if (cfg.debug)

@@ -5,6 +5,7 @@
 #   CVMBOOT_BIN      agent binary to install (default: cvmboot on PATH)
 #   CVMBOOT_CONF     configuration to install as /etc/cvmboot/cvmboot.conf
 #   CVMBOOT_CA_FILE  file to install at the path named by [kbs] ca_file
+#   CVMBOOT_INIT_DATA  file to install at the path named by [tee] init_data
 
 cvmboot_conf_src() {
     echo "${CVMBOOT_CONF:-$dracutsysrootdir/etc/cvmboot/cvmboot.conf}"
@@ -57,6 +58,21 @@ installkernel() {
     return 0
 }
 
+# The init-data document named by [tee] init_data, when the image has it; a
+# document that comes on a configuration disk at boot is not in the image.
+cvmboot_install_init_data() {
+    local doc=$1
+    [[ -n $doc ]] || return 0
+    if [[ -n ${CVMBOOT_INIT_DATA:-} ]]; then
+        inst_simple "$CVMBOOT_INIT_DATA" "$doc"
+    elif [[ -f $dracutsysrootdir$doc ]]; then
+        inst_simple "$dracutsysrootdir$doc" "$doc"
+    else
+        dwarn "cvmboot: [tee] init_data $doc is not on this system: it must be on a" \
+            "configuration disk mounted before cvmboot.service"
+    fi
+}
+
 # called by dracut
 install() {
     local bin conf ca
@@ -77,6 +93,7 @@ install() {
                 return 1
             fi
         fi
+        cvmboot_install_init_data "$(cvmboot_ini_get "$conf" tee init_data)"
     else
         dwarn "cvmboot: no $conf; the agent needs rd.cvmboot.* on the kernel command line"
     fi

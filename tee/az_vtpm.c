@@ -12,6 +12,7 @@
 #include "b64.h"
 #include "clock.h"
 #include "hex.h"
+#include "init_data_tpm.h"
 #include "tee.h"
 
 #define HCL_SIGNATURE 0x414c4348u  /* "HCLA" little-endian */
@@ -171,6 +172,8 @@ int az_collect(const struct config *cfg, uint32_t want_type, const unsigned char
 	if (!rc && !ak)
 		rc = err_set(e, CVM_E_TEE, "no paravisor AK at persistent handle 0x%08x",
 			     AZ_AK_HANDLE);
+	if (!rc)
+		rc = init_data_tpm_bind(t, cfg, e);
 	if (!rc)
 		rc = tpm_nv_write_define(t, AZ_REPORT_DATA_NV, report_data, report_data_len, e);
 	if (!rc)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "b64.h"
+#include "init_data.h"
 
 static int sample_detect(const struct config *cfg, char *why, size_t why_len)
 {
@@ -17,14 +18,18 @@ static int sample_detect(const struct config *cfg, char *why, size_t why_len)
 static int sample_evidence(const struct config *cfg, const unsigned char *report_data,
 			   size_t len, json_t **evidence, struct err *e)
 {
-	char *b64;
+	char *b64 = b64_encode(report_data, len, false);
+	/* No host sets a launch field here: the sample "hardware" reports the
+	 * digest of the document it was given, base64 as Trustee's sample claim. */
+	char *init = cfg->init_doc ? b64_encode(cfg->init_doc->digest, cfg->init_doc->digest_len,
+						false) : NULL;
 
-	(void)cfg;
-	b64 = b64_encode(report_data, len, false);
-	if (!b64)
-		return err_set(e, CVM_E_INTERNAL, "out of memory");
-	*evidence = json_pack("{s:s, s:s}", "svn", "1", "report_data", b64);
+	*evidence = NULL;
+	if (b64 && (init || !cfg->init_doc))
+		*evidence = json_pack("{s:s, s:s, s:s*}", "svn", "1", "report_data", b64,
+				      "init_data", init);
 	free(b64);
+	free(init);
 	if (!*evidence)
 		return err_set(e, CVM_E_INTERNAL, "out of memory");
 	return 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "configfs_tsm.h"
+#include "init_data.h"
 #include "snp_report.h"
 
 #define SEV_GUEST_DEV "/dev/sev-guest"
@@ -127,11 +128,15 @@ static int sev_guest_ext_report(const unsigned char rd[64], unsigned char report
 	return rc;
 }
 
-static int check_bound(const unsigned char *report, const unsigned char rd[64], struct err *e)
+/* The report carries our report data and, with init-data configured, the
+ * document's digest in HOST_DATA (set by the host at launch). */
+static int check_bound(const struct config *cfg, const unsigned char *report,
+		       const unsigned char rd[64], struct err *e)
 {
 	if (memcmp(report + SNP_REPORT_DATA_OFFSET, rd, 64) != 0)
 		return err_set(e, CVM_E_TEE, "the SNP report does not carry the report data we asked for");
-	return 0;
+	return init_data_check_field(cfg, "HOST_DATA", report + SNP_HOST_DATA_OFFSET,
+				     SNP_HOST_DATA_LEN, e);
 }
 
 static int snp_evidence(const struct config *cfg, const unsigned char *report_data, size_t len,
@@ -153,7 +158,9 @@ static int snp_evidence(const struct config *cfg, const unsigned char *report_da
 
 		if (tsm_get_report(&req, &res, e))
 			return err_wrap(e, "snp");
-		rc = (res.outblob_len == SNP_REPORT_SIZE ? check_bound(res.outblob, rd, e) : 0) ||
+		rc = (res.outblob_len == SNP_REPORT_SIZE ? check_bound(cfg, res.outblob, rd, e)
+		      : cfg->init_doc ? err_set(e, CVM_E_TEE, "SNP report of %zu bytes: cannot check "
+						"HOST_DATA", res.outblob_len) : 0) ||
 		     snp_evidence_build(res.outblob, res.outblob_len, res.auxblob, res.auxblob_len,
 					evidence, e);
 		tsm_result_free(&res);
@@ -164,7 +171,7 @@ static int snp_evidence(const struct config *cfg, const unsigned char *report_da
 
 		if (sev_guest_ext_report(rd, report, &certs, &certs_len, e))
 			return err_wrap(e, "snp");
-		rc = check_bound(report, rd, e) ||
+		rc = check_bound(cfg, report, rd, e) ||
 		     snp_evidence_build(report, sizeof(report), certs, certs_len, evidence, e);
 		free(certs);
 		return rc ? e->code : 0;

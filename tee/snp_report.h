@@ -11,6 +11,8 @@
 
 #define SNP_REPORT_SIZE 1184
 #define SNP_REPORT_DATA_OFFSET 0x50
+#define SNP_HOST_DATA_OFFSET 0xC0
+#define SNP_HOST_DATA_LEN 32
 #define SNP_CERT_TABLE_MAX (64 * 1024)
 
 /* Binary report (exactly 1184 bytes, version 2, 3 or 5) -> the

@@ -14,6 +14,7 @@
 
 #include "b64.h"
 #include "configfs_tsm.h"
+#include "init_data.h"
 #include "tdx_rtmr.h"
 
 #define TDX_GUEST_DEV "/dev/tdx_guest"
@@ -21,6 +22,9 @@
 #define CCEL_MAX (16 * 1024 * 1024)
 #define TD_REPORT_BODY_V10 584
 #define QUOTE_HEADER 48
+#define TD_REPORT_DATA_IN_BODY 520
+#define TD_MRCONFIGID_IN_BODY 184  /* after TEE_TCB_SVN, MRSEAM, MRSIGNERSEAM, attributes, XFAM, MRTD */
+#define TD_MRCONFIGID_LEN 48
 #define TEE_TYPE_TDX 0x81
 #define EV_NO_ACTION 3
 #define CCEL_END_MARKER_LEN 8
@@ -74,14 +78,14 @@ static int quote_report_data(const unsigned char *q, size_t len, size_t *offset,
 	if (le32(q + 4) != TEE_TYPE_TDX)
 		return err_set(e, CVM_E_TEE, "quote TEE type 0x%x is not TDX (0x81)", le32(q + 4));
 	if (version == 4) {
-		*offset = QUOTE_HEADER + 520;
+		*offset = QUOTE_HEADER + TD_REPORT_DATA_IN_BODY;
 	} else if (version == 5) {
 		uint32_t body_size = le32(q + QUOTE_HEADER + 2);
 
 		if (body_size < TD_REPORT_BODY_V10 || body_size > len - QUOTE_HEADER - 6)
 			return err_set(e, CVM_E_TEE, "TD quote v5 body size %u does not fit the quote (%zu bytes)",
 				       body_size, len);
-		*offset = QUOTE_HEADER + 6 + 520;
+		*offset = QUOTE_HEADER + 6 + TD_REPORT_DATA_IN_BODY;
 	} else {
 		return err_set(e, CVM_E_TEE, "TD quote version %u is not supported (expected 4 or 5)", version);
 	}
@@ -230,7 +234,9 @@ static int tdx_evidence(const struct config *cfg, const unsigned char *report_da
 		return err_wrap(e, "tdx");
 	if (quote_report_data(res.outblob, res.outblob_len, &rd_off, e) ||
 	    (memcmp(res.outblob + rd_off, rd, sizeof(rd)) != 0 &&
-	     err_set(e, CVM_E_TEE, "the TD quote does not carry the report data we asked for"))) {
+	     err_set(e, CVM_E_TEE, "the TD quote does not carry the report data we asked for")) ||
+	    init_data_check_field(cfg, "MRCONFIGID", res.outblob + rd_off - TD_REPORT_DATA_IN_BODY +
+				  TD_MRCONFIGID_IN_BODY, TD_MRCONFIGID_LEN, e)) {
 		tsm_result_free(&res);
 		return err_wrap(e, "tdx");
 	}

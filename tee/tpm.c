@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "b64.h"
+#include "init_data_tpm.h"
 #include "tpm_common.h"
 
 /* Trustee's TPM verifier compares the quote's qualifying data with the
@@ -102,6 +103,8 @@ static int tpm_evidence(const struct config *cfg, const unsigned char *report_da
 	if (tpm_open(cfg, &t, e))
 		return e->code;
 	rc = check_ak_present(t, cfg->tpm_ak_handle, e);
+	if (!rc)
+		rc = init_data_tpm_bind(t, cfg, e);
 	if (!rc)
 		rc = tpm_ak_public_der(t, cfg->tpm_ak_handle, &ak_der, &ak_len, e);
 	if (!rc)

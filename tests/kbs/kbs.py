@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
 
+import initdata  # noqa: E402
 import jcs  # noqa: E402
 import jose  # noqa: E402
 import jwe  # noqa: E402
@@ -288,7 +289,12 @@ class Kbs:
             traceback.print_exc()
             raise Problem("AttestationError", "evidence verification failed (verifier error "
                           "%s: %s)" % (type(exc).__name__, exc))
-        return self._issue_token(session, runtime["tee-pubkey"], claims, init_data, entry)
+        try:
+            init_claims = initdata.check(session.tee, init_data, claims, self.state.policy)
+        except initdata.InitDataError as exc:
+            raise Problem(exc.type_name, str(exc))
+        entry["init_data_digest"] = init_claims.get("digest")
+        return self._issue_token(session, runtime["tee-pubkey"], claims, init_claims or None, entry)
 
     @staticmethod
     def _attest_fields(req):

@@ -9,8 +9,10 @@ reading outblob produces, for the current inblob:
        signed (ECDSA P-384) with --snp-key; auxblob = a GHCB certificate table
        holding --snp-vcek as the VCEK;
   tdx: the --tdx-quote quote (v4 or v5) with REPORTDATA replaced by inblob.
-The hidden file MOUNTPOINT/.control takes lines "provider=NAME" (what entries report)
-and "race=1" (another writer: reading outblob bumps generation by 2 more) at run time.
+The hidden file MOUNTPOINT/.control takes lines "provider=NAME" (what entries report),
+"race=1" (another writer: reading outblob bumps generation by 2 more), and
+"launch_data=HEX" (what the host set at launch: SNP HOST_DATA, 32 bytes, or TDX
+MRCONFIGID, 48 bytes; empty = the template's) at run time.
 """
 
 import argparse
@@ -62,6 +64,7 @@ class TsmFs(fusepy.Operations):
         self.mode = args.mode
         self.provider = PROVIDERS[args.mode]
         self.race = False
+        self.launch_data = None
         self.mutex = threading.Lock()
         self.entries = {}
         self.args = args
@@ -98,11 +101,15 @@ class TsmFs(fusepy.Operations):
             report = bytearray(self.template)
             report[0x30:0x34] = struct.pack("<I", entry.privlevel)
             report[0x50:0x90] = data
+            if self.launch_data is not None:
+                report[0xC0:0xE0] = self.launch_data
             sign_snp(report, self.key)
             return bytes(report), self.aux
         quote = bytearray(self.template)
         off = TDX_REPORT_DATA[struct.unpack_from("<H", quote, 0)[0]]
         quote[off:off + 64] = data
+        if self.launch_data is not None:  # MRCONFIGID: 184 bytes into the TD report body
+            quote[off - 520 + 184:off - 520 + 232] = self.launch_data
         return bytes(quote), b""
 
     def _content(self, entry, attr):
@@ -199,6 +206,11 @@ class TsmFs(fusepy.Operations):
                     self.provider = value.strip()
                 elif key == "race":
                     self.race = value.strip() == "1"
+                elif key == "launch_data":
+                    raw = bytes.fromhex(value.strip())
+                    if raw and len(raw) != (32 if self.mode == "snp" else 48):
+                        raise fusepy.FuseOSError(errno.EINVAL)
+                    self.launch_data = raw or None
             return len(data)
         with self.mutex:
             entry = self._entry(parts[0])
