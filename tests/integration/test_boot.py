@@ -191,23 +191,25 @@ def gaps(kbs, endpoint):
 
 @case
 def fault_503_attest_recovers_retry_after(env):
-    kbs, res, data, sections = simple_boot(env, ["fail=attest:2:503"], retry={"budget": "6s"})
+    kbs, res, data, sections = simple_boot(env, ["fail=attest:2:503"], retry={"budget": "15s"})
     check_ok_status(env, kbs, res, list(sections))
     check_files(env, data)
     attests = [e for e in kbs.requests() if e["endpoint"] == "attest"]
     check([e["status"] for e in attests] == [503, 503, 200], "attest statuses %r" % attests)
     g = gaps(kbs, "attest")
     check(all(x >= 0.95 for x in g), "Retry-After: 1 not honoured, gaps %r" % g)
-    check(all(x < 3.0 for x in g), "waited far longer than Retry-After: gaps %r" % g)
+    # Retry-After is a floor with a spread of 3.5x it, 30 % wider per retry.
+    check(g[0] < 1 + 3.5 + 0.5 and g[1] < 1 + 4.55 + 0.5,
+          "waited longer than Retry-After and its spread: gaps %r" % g)
 
 
 @case
 def fault_429_auth_recovers_retry_after(env):
     kbs, res, data, sections = simple_boot(env, ["fail=auth:1:429:retry_after=2"],
-                                           retry={"budget": "6s"})
+                                           retry={"budget": "12s"})
     check_ok_status(env, kbs, res, list(sections))
     g = gaps(kbs, "auth")
-    check(len(g) == 1 and 1.95 <= g[0] < 4.0, "Retry-After: 2 not honoured, gaps %r" % g)
+    check(len(g) == 1 and 1.95 <= g[0] < 2 + 7 + 0.5, "Retry-After: 2 not honoured, gaps %r" % g)
 
 
 @case
