@@ -19,6 +19,8 @@
 #define SPREAD_FIRST_DEN 2
 #define SPREAD_GROWTH_NUM 13
 #define SPREAD_GROWTH_DEN 10
+/* A retry is worth its wait only with this much budget left to run in. */
+#define RETRY_MIN_RUN_MS 100
 
 /* splitmix64: small, fast, good enough to spread retries (not for keys). */
 static uint64_t next_random(uint64_t *state)
@@ -97,8 +99,9 @@ long retry_next_delay_ms(struct retry *r, long retry_after_ms)
 	long remaining = retry_remaining_ms(r), floor = retry_after_ms > 0 ? retry_after_ms : 0;
 	long spread;
 
-	/* The server asked us to stay away past the budget: no point waiting. */
-	if (remaining <= 0 || floor >= remaining)
+	/* The server asked us to stay away past the budget, or too little
+	 * would be left for the retry to run: no point waiting. */
+	if (remaining <= 0 || floor >= remaining || remaining - floor < 2 * RETRY_MIN_RUN_MS)
 		return -1;
 	/* Near the end of the budget the wait takes at most half of what is
 	 * left after the floor, so the retry itself still has time to run. */

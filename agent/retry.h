@@ -26,8 +26,9 @@ long retry_ceiling_ms(const struct retry *r, int attempt);
 long retry_spread_ms(const struct retry *r, int attempt, long floor_ms);
 /* Next delay: retry_after_ms (-1 if the server sent none) is a floor, not
  * an appointment: uniform in [floor, floor + spread], the spread cut to
- * half of what the budget has left after the floor. Returns -1 when the
- * budget is spent or the floor reaches past it (no retry). Advances attempt. */
+ * half of what the budget has left after the floor. Returns -1 (no retry)
+ * when the budget is spent, or the floor leaves less than 200 ms of it (a
+ * retry could not run). Advances attempt. */
 long retry_next_delay_ms(struct retry *r, long retry_after_ms);
 /* Milliseconds left in the budget (>= 0). */
 long retry_remaining_ms(const struct retry *r);

@@ -106,6 +106,7 @@ static void test_budget(void)
 	r.start_ms -= 2500;
 	CHECK(retry_next_delay_ms(&r, 60000) == -1, "Retry-After past the budget must give -1");
 	CHECK(retry_next_delay_ms(&r, 500) == -1, "Retry-After = what is left must give -1");
+	CHECK(retry_next_delay_ms(&r, 350) == -1, "under 200 ms left after Retry-After: -1");
 	/* Its spread is cut to half of what is left after it: the retry still
 	 * has time to run before the end. */
 	d = retry_next_delay_ms(&r, 300);
