@@ -52,6 +52,9 @@ print("completion p50: %.2f s = %.2fx, p95: %.2f s = %.2fx"
 print("/auth+/attest per VM: %.2f (auth %.2f, attest %.2f)"
       % ((auth + attest) / f.n, auth / f.n, attest / f.n))
 print("overload refusals: %d" % f.count("attest", "overload"))
+auths = f.first_auth_seconds()
+print("/auth arrivals after the release (agent start-up, CPU-bound on a busy host): "
+      "first %.2f s, median %.2f s, last %.2f s" % (auths[0], auths[len(auths) // 2], auths[-1]))
 print("resource GETs: %d" % f.count("resource"))
 errors = [a for a in f.agents if any(line.startswith("<3>") for line in a.stderr().splitlines())]
 print("runs with an error line on stderr: %d" % len(errors))

@@ -33,9 +33,17 @@ class Agent:
 
 
 class Fleet:
-    def __init__(self, n, capacity, cost_ms, agents, requests, secret):
+    def __init__(self, n, capacity, cost_ms, agents, requests, secret, released_at):
         self.n, self.capacity, self.cost_ms = n, capacity, cost_ms
         self.agents, self.requests, self.secret = agents, requests, secret
+        self.released_at = released_at  # time.time() when the agents were let go
+
+    def first_auth_seconds(self):
+        """The n earliest /auth arrivals (one per agent, nearly), in seconds
+        after the release: how long the agents took to start (CPU, TLS)
+        before any retry policy played a part."""
+        return sorted(e["time"] - self.released_at for e in self.requests
+                      if e["endpoint"] == "auth")[:self.n]
 
     def ideal_seconds(self):
         """The physical floor: N verifications of cost_ms, capacity at a time."""
@@ -78,8 +86,8 @@ def run_fleet(workdir, n, capacity=8, cost_ms=200, status=503, retry_after="1",
         with open(cmdline, "w", encoding="utf-8"):
             pass
         agents, procs = _start(binary, config, cmdline, workdir, n)
-        _release_and_wait(agents, procs, timeout)
-        return Fleet(n, capacity, cost_ms, agents, kbs.requests(), secret)
+        released_at = _release_and_wait(agents, procs, timeout)
+        return Fleet(n, capacity, cost_ms, agents, kbs.requests(), secret, released_at)
     finally:
         kbs.stop()
 
@@ -102,7 +110,7 @@ def _start(binary, config, cmdline, workdir, n):
 
 def _release_and_wait(agents, started, timeout):
     procs, gate_w = started
-    t0 = time.monotonic()
+    t0, released_at = time.monotonic(), time.time()
     os.close(gate_w)  # every agent's `read` sees end of file now
     deadline = t0 + timeout
     while procs:
@@ -118,3 +126,4 @@ def _release_and_wait(agents, started, timeout):
         proc, agent = procs.pop(pid)
         proc.returncode = agent.rc = os.waitstatus_to_exitcode(status)
         agent.seconds = time.monotonic() - t0
+    return released_at
