@@ -12,11 +12,11 @@
 #include <unistd.h>
 
 #define RETRY_AFTER_MAX_S (7L * 24 * 3600) /* longer answers are cut to a week */
-/* The spread after a Retry-After of F: 3.5 F at the first retry, 30 % wider
+/* The spread after a Retry-After of F: 3 F at the first retry, 30 % wider
  * at each further one. A fleet refused together then comes back over a
  * window wide enough for the KBS to serve it, instead of all at F again. */
-#define SPREAD_FIRST_NUM 7
-#define SPREAD_FIRST_DEN 2
+#define SPREAD_FIRST_NUM 3
+#define SPREAD_FIRST_DEN 1
 #define SPREAD_GROWTH_NUM 13
 #define SPREAD_GROWTH_DEN 10
 /* A retry is worth its wait only with this much budget left to run in. */

@@ -21,7 +21,7 @@ void retry_init(struct retry *r, long base_ms, long cap_ms, long budget_ms);
 long retry_ceiling_ms(const struct retry *r, int attempt);
 /* Width of the random spread of the wait before retry number attempt:
  * without a floor, the backoff ceiling (full jitter); with a floor (the
- * server's Retry-After), 3.5 x floor growing by 30 % per attempt, or the
+ * server's Retry-After), 3 x floor growing by 30 % per attempt, or the
  * ceiling if that is larger. */
 long retry_spread_ms(const struct retry *r, int attempt, long floor_ms);
 /* Next delay: retry_after_ms (-1 if the server sent none) is a floor, not
