@@ -290,15 +290,17 @@ static int fetch_key(const struct config *cfg, const struct luks_token_info *inf
 {
 	struct config *copy = NULL;
 	struct session *s = NULL;
+	int rc;
 
-	if (session_config(cfg, info, device, &copy, e) == 0 &&
-	    session_open(copy ? copy : cfg, NULL, &s, e) == 0)
-		session_fetch(s, info->resource, key, e);
+	/* The return codes decide: e only says why when one is not 0. */
+	rc = session_config(cfg, info, device, &copy, e);
+	if (rc == 0)
+		rc = session_open(copy ? copy : cfg, NULL, &s, e);
+	if (rc == 0)
+		rc = session_fetch(s, info->resource, key, e);
 	session_close(s);
 	free(copy);
-	if (e->code)
-		return err_wrap(e, "key %s", info->resource);
-	return 0;
+	return rc ? err_wrap(e, "key %s", info->resource) : 0;
 }
 
 static int default_mapper(const char *device, char *mapper, size_t len, struct err *e)

@@ -24,7 +24,7 @@ int cmd_get_resource(struct config *cfg, int argc, char **argv)
 	struct session *s = NULL;
 	struct secret value _cleanup_secret_ = { 0 };
 	struct err e = { 0 };
-	int opt;
+	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "o:", options, NULL)) != -1) {
 		if (opt != 'o')
@@ -44,15 +44,17 @@ int cmd_get_resource(struct config *cfg, int argc, char **argv)
 		log_error("refusing to print a secret to a terminal: use -o FILE or a pipe");
 		return CVM_E_USAGE;
 	}
-	if (session_open(cfg, NULL, &s, &e) == 0 && session_fetch(s, path, &value, &e) == 0) {
-		if (output)
-			secrets_write_path(output, value.data, value.len, 0600, &e);
-		else if (fd_write_all(STDOUT_FILENO, value.data, value.len) != 0)
-			err_set(&e, CVM_E_SECRETS, "cannot write the resource to stdout: %s",
-				strerror(errno));
-	}
+	/* The return codes decide: e only says why when one is not 0. */
+	rc = session_open(cfg, NULL, &s, &e);
+	if (rc == 0)
+		rc = session_fetch(s, path, &value, &e);
+	if (rc == 0 && output)
+		rc = secrets_write_path(output, value.data, value.len, 0600, &e);
+	else if (rc == 0 && fd_write_all(STDOUT_FILENO, value.data, value.len) != 0)
+		rc = err_set(&e, CVM_E_SECRETS, "cannot write the resource to stdout: %s",
+			     strerror(errno));
 	session_close(s);
-	if (e.code)
+	if (rc)
 		log_error("get-resource %s: %s", path, e.msg);
-	return e.code;
+	return rc;
 }

@@ -1,6 +1,7 @@
 /* The KBS client: RCAR handshake and resource retrieval (kbs-protocol.md
- * sections 1-4), with retries inside a time budget, failover between KBS
- * URLs on network errors, and one re-attestation on a 401. */
+ * sections 1-4), with retries inside a time budget: failover between KBS
+ * URLs on network and certificate errors, an overloaded /attest sent again
+ * on the same session, and one re-attestation on a 401. */
 #include "kbs.h"
 
 #include <ctype.h>
@@ -21,6 +22,15 @@
 #define NONCE_MAX 1024
 #define TOKEN_MAX 65536
 #define PROBLEM_TYPE_PREFIX "https://github.com/confidential-containers/kbs/errors/"
+/* Busy answers in a row after which another configured KBS is tried: one
+ * that answers only 503 may be a proxy in front of a dead KBS. */
+#define BUSY_BEFORE_FAILOVER 3
+
+/* The last failure at one KBS, for the final error. */
+struct kbs_try {
+	bool tls_refused;  /* its certificate did not verify: not tried again */
+	char why[320];     /* empty: not tried, or no failure there */
+};
 
 struct kbs {
 	const struct config *cfg;
@@ -29,13 +39,32 @@ struct kbs {
 	int url_idx;
 	EVP_PKEY *key;
 	json_t *jwk;
+	json_t *attestation; /* /attest body of the session under way (its nonce, our evidence) */
 	bool attested;
+	int attest_sends;    /* /attest requests sent on that session */
+	int busy_in_a_row;   /* 429/503 answers in a row from the current KBS */
 	long long token_expiry;
 	const struct retry *budget; /* of the operation under way: bounds each request */
+	struct kbs_try tries[CFG_MAX_URLS];
 };
 
-/* How one exchange ended: done, worth retrying (network), or final. */
-enum outcome { DONE, RETRY, FINAL };
+/* How one exchange ended. */
+enum outcome {
+	DONE,
+	RETRY,    /* transient: after a wait, this KBS again (busy) or the next one */
+	RENEW,    /* the KBS lost our session: a new /auth at once */
+	NEXT_KBS, /* this KBS cannot be trusted (TLS): the next one; final when none is left */
+	FINAL,    /* the KBS's considered answer, or a local failure */
+};
+
+/* One exchange: how it ended, and why when it did not end DONE. Each
+ * exchange has its own, so nothing of a failed attempt outlives it. */
+struct attempt {
+	enum outcome o;
+	long status;         /* HTTP status, 0 when there was no answer */
+	long retry_after_ms; /* the KBS's Retry-After, -1 if none */
+	struct err e;
+};
 
 struct kbs *kbs_new(const struct config *cfg, const struct tee_backend *tee, struct err *e)
 {
@@ -62,6 +91,7 @@ void kbs_free(struct kbs *k)
 	http_free(k->http);
 	EVP_PKEY_free(k->key); /* OpenSSL wipes private key material on free */
 	json_decref(k->jwk);
+	json_decref(k->attestation);
 	free(k);
 }
 
@@ -113,37 +143,52 @@ static bool is_retryable(long status, bool from_kbs)
 	return status >= 500 && !from_kbs;
 }
 
-/* Classify an answer; on RETRY/FINAL, e says what happened. */
-static enum outcome classify(const struct kbs *k, const struct http_response *r,
-			     const char *what, struct err *e)
+/* Busy, not broken: the KBS (or its proxy) answered and asked us to come
+ * back, so the session there lives and we stay with it. */
+static bool is_busy(long status)
+{
+	return status == 429 || status == 503;
+}
+
+/* Classify an answer into a (whose e says what happened unless DONE). */
+static void classify(const struct kbs *k, const struct http_response *r, const char *what,
+		     struct attempt *a)
 {
 	char problem[700];
 
+	a->status = r->status;
+	a->retry_after_ms = r->retry_after_ms;
 	if (r->too_large) {
-		err_set(e, CVM_E_PROTOCOL, "%s: response larger than %ld bytes, refused", what,
+		a->o = FINAL;
+		err_set(&a->e, CVM_E_PROTOCOL, "%s: response larger than %ld bytes, refused", what,
 			k->cfg->max_response_bytes);
-		return FINAL;
-	}
-	if (r->status == 0 && r->tls_unverified) {
-		/* Not transient: retrying cannot make the certificate verify. */
-		err_set(e, CVM_E_NETWORK, "%s: TLS: the KBS certificate does not verify against "
+	} else if (r->status == 0 && r->tls_unverified) {
+		/* Not transient: retrying cannot make this certificate verify. */
+		a->o = NEXT_KBS;
+		err_set(&a->e, CVM_E_NETWORK, "%s: TLS: the KBS certificate does not verify against "
 			"ca_file %s (%s)", what, k->cfg->ca_file[0] ? k->cfg->ca_file : "(system store)",
 			r->transport_error);
-		return FINAL;
+	} else if (r->status == 0) {
+		a->o = RETRY;
+		err_set(&a->e, CVM_E_NETWORK, "%s: %s", what, r->transport_error);
+	} else if (r->status == 200) {
+		a->o = DONE;
+	} else if (is_retryable(r->status, describe_problem(r, problem, sizeof(problem)))) {
+		a->o = RETRY;
+		err_set(&a->e, CVM_E_NETWORK, "%s: %s", what, problem);
+	} else {
+		a->o = FINAL;
+		err_set(&a->e, r->status == 404 ? CVM_E_RESOURCE :
+			r->status == 400 ? CVM_E_PROTOCOL : CVM_E_REFUSED, "%s: refused: %s", what,
+			problem);
 	}
-	if (r->status == 0) {
-		err_set(e, CVM_E_NETWORK, "%s: %s", what, r->transport_error);
-		return RETRY;
-	}
-	if (r->status == 200)
-		return DONE;
-	if (is_retryable(r->status, describe_problem(r, problem, sizeof(problem)))) {
-		err_set(e, CVM_E_NETWORK, "%s: %s", what, problem);
-		return RETRY;
-	}
-	err_set(e, r->status == 404 ? CVM_E_RESOURCE : r->status == 400 ? CVM_E_PROTOCOL : CVM_E_REFUSED,
-		"%s: refused: %s", what, problem);
-	return FINAL;
+}
+
+/* A failure of our own (out of memory, ...): final. */
+static void local_failure(struct attempt *a, const char *what)
+{
+	a->o = FINAL;
+	err_set(&a->e, CVM_E_INTERNAL, "%s: out of memory", what);
 }
 
 static json_t *parse_json_object(const struct http_response *r, const char *what, struct err *e)
@@ -182,25 +227,22 @@ static long request_timeout_ms(const struct kbs *k)
 	return k->budget ? retry_remaining_ms(k->budget) : 0;
 }
 
-static enum outcome post_json(struct kbs *k, const char *endpoint, json_t *body,
-			      struct http_response *r, long *retry_after_ms, struct err *e)
+/* POST body to ENDPOINT of the current KBS. r is always initialised, so
+ * the caller may clear it whatever happened. */
+static void post_json(struct kbs *k, const char *endpoint, const json_t *body,
+		      struct http_response *r, struct attempt *a)
 {
 	char url[CFG_URL_MAX + 64];
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text;
 
-	if (!text) {
-		err_set(e, CVM_E_INTERNAL, "out of memory");
-		return FINAL;
-	}
+	memset(r, 0, sizeof(*r));
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	snprintf(url, sizeof(url), "%s/kbs/v0/%s", kbs_url(k), endpoint);
-	if (http_request(k->http, url, text, request_timeout_ms(k), r)) {
-		free(text);
-		err_set(e, CVM_E_INTERNAL, "out of memory");
-		return FINAL;
-	}
+	if (!text || http_request(k->http, url, text, request_timeout_ms(k), r))
+		local_failure(a, endpoint);
+	else
+		classify(k, r, endpoint, a);
 	free(text);
-	*retry_after_ms = r->retry_after_ms;
-	return classify(k, r, endpoint, e);
 }
 
 /* The token's "exp" claim, for status.json; 0 if it cannot be read. */
@@ -225,7 +267,7 @@ static long long token_expiry(const char *token)
 static json_t *attestation_body(struct kbs *k, const char *nonce, struct err *e)
 {
 	unsigned char digest[48];
-	json_t *evidence = NULL, *att;
+	json_t *evidence = NULL, *body;
 
 	if (runtime_data_digest(nonce, k->jwk, "", digest)) {
 		err_set(e, CVM_E_INTERNAL, "cannot compute the runtime-data digest");
@@ -235,165 +277,237 @@ static json_t *attestation_body(struct kbs *k, const char *nonce, struct err *e)
 		err_wrap(e, "%s evidence", k->tee->name);
 		return NULL;
 	}
-	att = json_pack("{s:{s:s, s:O}, s:{s:o, s:s}}",
-			"runtime-data", "nonce", nonce, "tee-pubkey", k->jwk,
-			"tee-evidence", "primary_evidence", evidence, "additional_evidence", "");
+	body = json_pack("{s:{s:s, s:O}, s:{s:o, s:s}}",
+			 "runtime-data", "nonce", nonce, "tee-pubkey", k->jwk,
+			 "tee-evidence", "primary_evidence", evidence, "additional_evidence", "");
 	/* Trustee's Attestation "init-data": {"format":"toml","body":...} (docs/init-data.md) */
-	if (att && k->cfg->init_doc &&
-	    json_object_set_new(att, "init-data", init_data_json(k->cfg->init_doc))) {
-		json_decref(att);
-		att = NULL;
+	if (body && k->cfg->init_doc &&
+	    json_object_set_new(body, "init-data", init_data_json(k->cfg->init_doc))) {
+		json_decref(body);
+		body = NULL;
 	}
-	if (!att)
-		err_set(e, CVM_E_INTERNAL, "out of memory");
-	return att;
+	if (!body)
+		err_set(e, CVM_E_INTERNAL, "attest: out of memory");
+	return body;
 }
 
-/* One auth + attest exchange with the current KBS; retry_after_ms gets the
- * server's Retry-After when it sent one. */
-static enum outcome handshake(struct kbs *k, long *retry_after_ms, struct err *e)
+/* Forget the session (and the attestation) held with the current KBS. */
+static void drop_session(struct kbs *k)
 {
-	struct http_response r;
-	enum outcome o;
-	json_t *req, *challenge, *att;
-	const char *nonce;
-
+	json_decref(k->attestation);
+	k->attestation = NULL;
+	k->attest_sends = 0;
 	k->attested = false;
 	http_reset_cookies(k->http);
+}
+
+/* The attestation of a new session: POST /auth, then evidence bound to its nonce. */
+static void open_session(struct kbs *k, struct attempt *a)
+{
+	struct http_response r;
+	json_t *req, *challenge;
+	const char *nonce;
+
+	drop_session(k);
 	req = json_pack("{s:s, s:s, s:{s:[s]}}", "version", KBS_PROTOCOL_VERSION, "tee",
 			k->tee->name, "extra-params", "supported-hash-algorithms", "sha384");
-	o = req ? post_json(k, "auth", req, &r, retry_after_ms, e) : FINAL;
+	post_json(k, "auth", req, &r, a);
 	json_decref(req);
-	if (o != DONE) {
-		http_response_clear(&r);
-		return o;
-	}
-	challenge = parse_json_object(&r, "auth", e);
+	challenge = a->o == DONE ? parse_json_object(&r, "auth", &a->e) : NULL;
 	http_response_clear(&r);
-	if (!challenge)
-		return FINAL;
+	if (a->o != DONE)
+		return;
 	nonce = json_string_value(json_object_get(challenge, "nonce"));
-	if (!nonce || !nonce[0] || strlen(nonce) > NONCE_MAX ||
-	    check_selected_hash(json_object_get(challenge, "extra-params"), e)) {
-		if (!e->code)
-			err_set(e, CVM_E_PROTOCOL, "auth: challenge has no usable nonce");
-		json_decref(challenge);
-		return FINAL;
+	if (!challenge) {
+		a->o = FINAL;
+	} else if (!nonce || !nonce[0] || strlen(nonce) > NONCE_MAX) {
+		a->o = FINAL;
+		err_set(&a->e, CVM_E_PROTOCOL, "auth: challenge has no usable nonce");
+	} else if (check_selected_hash(json_object_get(challenge, "extra-params"), &a->e) ||
+		   !(k->attestation = attestation_body(k, nonce, &a->e))) {
+		a->o = FINAL;
 	}
-	att = attestation_body(k, nonce, e);
 	json_decref(challenge);
-	if (!att)
-		return FINAL;
-	o = post_json(k, "attest", att, &r, retry_after_ms, e);
-	json_decref(att);
-	if (o == DONE) {
-		json_t *j = parse_json_object(&r, "attest", e);
-		const char *token = json_string_value(json_object_get(j, "token"));
+}
 
+/* POST the session's attestation; on 200, take the token. */
+static void send_attestation(struct kbs *k, struct attempt *a)
+{
+	struct http_response r;
+	const char *token;
+	json_t *j;
+
+	k->attest_sends++;
+	post_json(k, "attest", k->attestation, &r, a);
+	if (a->o == FINAL && a->status == 401 && k->attest_sends > 1) {
+		/* Only a retry gets here: the session expired while we waited. */
+		a->o = RENEW;
+	} else if (a->o == DONE) {
+		j = parse_json_object(&r, "attest", &a->e);
+		token = json_string_value(json_object_get(j, "token"));
 		if (!token || strlen(token) > TOKEN_MAX) {
 			if (j)
-				err_set(e, CVM_E_PROTOCOL, "attest: answer has no usable token");
-			o = FINAL;
+				err_set(&a->e, CVM_E_PROTOCOL, "attest: answer has no usable token");
+			a->o = FINAL;
 		} else {
 			k->token_expiry = token_expiry(token);
 			k->attested = true;
+			json_decref(k->attestation);
+			k->attestation = NULL;
 		}
 		json_decref(j);
 	}
 	http_response_clear(&r);
-	return o;
 }
 
-/* After a retryable failure: move to the next KBS (failover), and back off
- * only when every KBS has been tried in this round. Returns -1 when the
- * budget is spent. */
-static int next_attempt(struct kbs *k, struct retry *rt, long retry_after_ms, const char *what,
-			struct err *e)
+/* One step of the RCAR handshake with the current KBS: a new session
+ * (auth) unless one is under way, then its attestation. An overloaded
+ * /attest is sent again on the same session, same nonce and evidence. */
+static void handshake(struct kbs *k, struct attempt *a)
 {
-	const char *failed = kbs_url(k);
-	long delay = 0;
-
-	if (k->cfg->n_urls > 1) {
-		k->url_idx = (k->url_idx + 1) % k->cfg->n_urls;
-		k->attested = false;
+	if (!k->attestation) {
+		open_session(k, a);
+		if (a->o != DONE)
+			return;
 	}
-	if (k->url_idx == 0) {
-		delay = retry_next_delay_ms(rt, retry_after_ms);
-		if (delay < 0)
-			return -1;
-	} else if (retry_remaining_ms(rt) <= 0) {
-		return -1;
-	}
-	log_warn("%s at %s failed (%s); %s %s in %ld ms", what, failed, e->msg,
-		 strcmp(failed, kbs_url(k)) ? "trying" : "retrying", kbs_url(k), delay);
-	sleep_ms(delay);
-	return retry_remaining_ms(rt) > 0 ? 0 : -1;
+	send_attestation(k, a);
 }
 
-/* "gave up after 7 rounds in 3004 ms (retry budget 3000 ms; tried https://a, https://b)" */
-static int budget_exhausted(struct kbs *k, struct retry *rt, struct err *e)
+/* The next KBS, in order, that has not refused TLS (maybe the current one); -1 if none. */
+static int next_usable(const struct kbs *k)
 {
-	char tried[CFG_MAX_URLS * (CFG_URL_MAX + 2)] = "";
+	for (int step = 1; step <= k->cfg->n_urls; step++) {
+		int i = (k->url_idx + step) % k->cfg->n_urls;
+
+		if (!k->tries[i].tls_refused)
+			return i;
+	}
+	return -1;
+}
+
+/* The final error of an operation: "WHAT: URL: why; URL: why", every KBS
+ * that failed with the reason, in the order configured. */
+static int final_error(struct kbs *k, const struct attempt *last, const char *what, struct err *e)
+{
+	char list[sizeof(e->msg)] = "";
 	size_t used = 0;
 
-	for (int i = 0; i < k->cfg->n_urls && used < sizeof(tried); i++)
-		used += (size_t)snprintf(tried + used, sizeof(tried) - used, "%s%s", i ? ", " : "",
-					 k->cfg->urls[i]);
-	return err_wrap(e, "gave up after %d round(s) in %ld ms (retry budget %ld ms; tried %s)",
-			rt->attempt + 1, (long)(monotonic_ms() - rt->start_ms),
-			k->cfg->retry_budget_ms, tried);
+	for (int i = 0; i < k->cfg->n_urls && used < sizeof(list); i++) {
+		if (k->tries[i].why[0])
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%.200s: %s",
+						 used ? "; " : "", k->cfg->urls[i], k->tries[i].why);
+	}
+	return err_set(e, last->e.code, "%s: %s", what, list);
+}
+
+/* "gave up after 7 round(s) in 3004 ms (retry budget 3000 ms): URL: why; ..." */
+static int budget_spent(struct kbs *k, const struct retry *rt, const struct attempt *last,
+			struct err *e)
+{
+	char what[128];
+
+	snprintf(what, sizeof(what), "gave up after %d round(s) in %lld ms (retry budget %ld ms)",
+		 rt->attempt + 1, monotonic_ms() - rt->start_ms, rt->budget_ms);
+	return final_error(k, last, what, e);
+}
+
+/* After an exchange that failed but is not final: decide whether and where
+ * to go on. A transport error, a gateway error or a certificate that does
+ * not verify moves to the next KBS at once; a busy KBS is asked again, on
+ * the same session, until it has been busy BUSY_BEFORE_FAILOVER times in a
+ * row (then the next KBS, if any); we back off whenever we come back to a
+ * KBS. Returns 0 to go on, else the final error in e. */
+static int after_failure(struct kbs *k, struct retry *rt, const struct attempt *a,
+			 const char *what, struct err *e)
+{
+	int from = k->url_idx, to;
+	long delay = 0;
+
+	snprintf(k->tries[from].why, sizeof(k->tries[from].why), "%.319s", a->e.msg);
+	if (a->o == RENEW) {
+		log_notice("%s at %s: %s; the session is gone, starting a new one", what,
+			   kbs_url(k), a->e.msg);
+		drop_session(k);
+		return retry_remaining_ms(rt) > 0 ? 0 : budget_spent(k, rt, a, e);
+	}
+	k->tries[from].tls_refused = a->o == NEXT_KBS;
+	k->busy_in_a_row = a->o == RETRY && is_busy(a->status) ? k->busy_in_a_row + 1 : 0;
+	to = k->busy_in_a_row > 0 && k->busy_in_a_row < BUSY_BEFORE_FAILOVER ? from
+									     : next_usable(k);
+	if (to < 0)
+		return final_error(k, a, "no KBS left to try", e);
+	if (to <= from)
+		delay = retry_next_delay_ms(rt, a->retry_after_ms);
+	if (delay < 0 || retry_remaining_ms(rt) <= 0)
+		return budget_spent(k, rt, a, e);
+	if (to != from) {
+		k->url_idx = to;
+		k->busy_in_a_row = 0;
+		drop_session(k);
+	}
+	log_warn("%s at %s failed (%s); %s %s in %ld ms", what, k->cfg->urls[from], a->e.msg,
+		 to == from ? "retrying" : "trying", kbs_url(k), delay);
+	sleep_ms(delay);
+	return retry_remaining_ms(rt) > 0 ? 0 : budget_spent(k, rt, a, e);
 }
 
 static int attest_within(struct kbs *k, struct retry *rt, struct err *e)
 {
 	for (;;) {
-		long retry_after = -1;
-		enum outcome o = handshake(k, &retry_after, e);
+		struct attempt a = { .retry_after_ms = -1 };
 
-		if (o == DONE)
+		handshake(k, &a);
+		if (a.o == DONE)
 			return 0;
-		if (o == FINAL)
+		if (a.o == FINAL) {
+			*e = a.e;
 			return err_wrap(e, "attestation to %s", kbs_url(k));
-		if (next_attempt(k, rt, retry_after, "attestation", e))
-			return budget_exhausted(k, rt, e);
+		}
+		if (after_failure(k, rt, &a, "attestation", e))
+			return e->code;
 	}
+}
+
+/* An operation has its own retry budget, and its final error names the
+ * failures of this operation (and the KBSs out for their certificate). */
+static void begin_operation(struct kbs *k, struct retry *rt)
+{
+	retry_init(rt, k->cfg->backoff_base_ms, k->cfg->backoff_cap_ms, k->cfg->retry_budget_ms);
+	k->budget = rt;
+	k->busy_in_a_row = 0;
+	for (int i = 0; i < k->cfg->n_urls; i++)
+		if (!k->tries[i].tls_refused)
+			k->tries[i].why[0] = '\0';
 }
 
 int kbs_attest(struct kbs *k, struct err *e)
 {
 	struct retry rt;
-
 	int rc;
 
-	retry_init(&rt, k->cfg->backoff_base_ms, k->cfg->backoff_cap_ms, k->cfg->retry_budget_ms);
-	k->budget = &rt;
+	begin_operation(k, &rt);
 	rc = attest_within(k, &rt, e);
 	k->budget = NULL;
 	return rc;
 }
 
-static enum outcome fetch_once(struct kbs *k, const char *path, struct secret *out,
-			       long *retry_after_ms, long *status, struct err *e)
+static void fetch_once(struct kbs *k, const char *path, struct secret *out, struct attempt *a)
 {
 	char url[CFG_URL_MAX + CFG_PATH_MAX + 32], what[CFG_PATH_MAX + 16];
 	struct http_response r;
-	enum outcome o;
 
 	snprintf(url, sizeof(url), "%s/kbs/v0/resource/%s", kbs_url(k), path);
 	snprintf(what, sizeof(what), "resource %s", path);
 	if (http_request(k->http, url, NULL, request_timeout_ms(k), &r)) {
-		err_set(e, CVM_E_INTERNAL, "out of memory");
-		return FINAL;
-	}
-	*retry_after_ms = r.retry_after_ms;
-	*status = r.status;
-	o = classify(k, &r, what, e);
-	if (o == DONE && jwe_decrypt(r.body, r.body_len, k->key, out, e)) {
-		err_wrap(e, "%s", what);
-		o = FINAL;
+		local_failure(a, what);
+	} else {
+		classify(k, &r, what, a);
+		if (a->o == DONE && jwe_decrypt(r.body, r.body_len, k->key, out, &a->e)) {
+			err_wrap(&a->e, "%s", what);
+			a->o = FINAL;
+		}
 	}
 	http_response_clear(&r);
-	return o;
 }
 
 static int get_resource_within(struct kbs *k, const char *path, struct secret *out,
@@ -402,25 +516,26 @@ static int get_resource_within(struct kbs *k, const char *path, struct secret *o
 	bool reattested = false;
 
 	for (;;) {
-		long retry_after = -1, status = 0;
-		enum outcome o;
+		struct attempt a = { .retry_after_ms = -1 };
 
 		if (!k->attested && attest_within(k, rt, e))
 			return e->code;
-		o = fetch_once(k, path, out, &retry_after, &status, e);
-		if (o == DONE)
+		fetch_once(k, path, out, &a);
+		if (a.o == DONE)
 			return 0;
-		if (o == FINAL && status == 401 && !reattested) {
+		if (a.o == FINAL && a.status == 401 && !reattested) {
 			/* Session gone or policy said no: one fresh attestation tells which. */
-			log_notice("resource %s: %s; attesting again once", path, e->msg);
+			log_notice("resource %s: %s; attesting again once", path, a.e.msg);
 			reattested = true;
-			k->attested = false;
+			drop_session(k);
 			continue;
 		}
-		if (o == FINAL)
+		if (a.o == FINAL) {
+			*e = a.e;
 			return err_wrap(e, "KBS %s", kbs_url(k));
-		if (next_attempt(k, rt, retry_after, "resource fetch", e))
-			return budget_exhausted(k, rt, e);
+		}
+		if (after_failure(k, rt, &a, "resource fetch", e))
+			return e->code;
 	}
 }
 
@@ -429,8 +544,7 @@ int kbs_get_resource(struct kbs *k, const char *path, struct secret *out, struct
 	struct retry rt;
 	int rc;
 
-	retry_init(&rt, k->cfg->backoff_base_ms, k->cfg->backoff_cap_ms, k->cfg->retry_budget_ms);
-	k->budget = &rt;
+	begin_operation(k, &rt);
 	rc = get_resource_within(k, path, out, &rt, e);
 	k->budget = NULL;
 	return rc;

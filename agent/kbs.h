@@ -16,9 +16,12 @@ struct kbs;
 
 struct kbs *kbs_new(const struct config *cfg, const struct tee_backend *tee, struct err *e);
 void kbs_free(struct kbs *k);
-/* auth + attest, trying the URLs in order on network failure. */
+/* auth + attest, trying the URLs in order on network failure or a
+ * certificate that does not verify; a busy KBS (429/503) is asked again on
+ * the same session. Returns 0 or the error code; e is written only then. */
 int kbs_attest(struct kbs *k, struct err *e);
-/* GET a resource (REPO/TYPE/TAG) and decrypt it; one fresh attestation on 401. */
+/* GET a resource (REPO/TYPE/TAG) and decrypt it; one fresh attestation on
+ * 401. Returns 0 or the error code; e is written only then. */
 int kbs_get_resource(struct kbs *k, const char *path, struct secret *out, struct err *e);
 const char *kbs_url(const struct kbs *k);          /* the KBS in use */
 long long kbs_token_expiry(const struct kbs *k);   /* exp claim of the token, 0 if unknown */

@@ -1,5 +1,6 @@
 /* Retry schedule for KBS operations: exponential backoff with full jitter,
- * capped, inside a total time budget on the monotonic clock; Retry-After. */
+ * capped, inside a total time budget on the monotonic clock; Retry-After
+ * as a floor with a random spread above it. */
 #include "retry.h"
 
 #include <errno.h>
@@ -11,6 +12,15 @@
 #include <unistd.h>
 
 #define RETRY_AFTER_MAX_S (7L * 24 * 3600) /* longer answers are cut to a week */
+/* The spread after a Retry-After of F: 3 F at the first retry, 30 % wider
+ * at each further one. A fleet refused together then comes back over a
+ * window wide enough for the KBS to serve it, instead of all at F again. */
+#define SPREAD_FIRST_NUM 3
+#define SPREAD_FIRST_DEN 1
+#define SPREAD_GROWTH_NUM 13
+#define SPREAD_GROWTH_DEN 10
+/* A retry is worth its wait only with this much budget left to run in. */
+#define RETRY_MIN_RUN_MS 100
 
 /* splitmix64: small, fast, good enough to spread retries (not for keys). */
 static uint64_t next_random(uint64_t *state)
@@ -71,23 +81,37 @@ long retry_remaining_ms(const struct retry *r)
 	return used >= r->budget_ms ? 0 : (long)(r->budget_ms - used);
 }
 
+long retry_spread_ms(const struct retry *r, int attempt, long floor_ms)
+{
+	long ceiling = retry_ceiling_ms(r, attempt), spread;
+
+	if (floor_ms <= 0 || floor_ms > LONG_MAX / SPREAD_FIRST_NUM)
+		return floor_ms > 0 ? LONG_MAX : ceiling;
+	spread = floor_ms * SPREAD_FIRST_NUM / SPREAD_FIRST_DEN;
+	/* 1.3^170 > 2^63: after that many steps any spread has saturated. */
+	for (int i = 0; i < attempt && i < 170 && spread < LONG_MAX / SPREAD_GROWTH_NUM; i++)
+		spread = spread * SPREAD_GROWTH_NUM / SPREAD_GROWTH_DEN;
+	return spread > ceiling ? spread : ceiling;
+}
+
 long retry_next_delay_ms(struct retry *r, long retry_after_ms)
 {
-	long remaining = retry_remaining_ms(r), delay;
+	long remaining = retry_remaining_ms(r), floor = retry_after_ms > 0 ? retry_after_ms : 0;
+	long spread;
 
-	if (remaining <= 0)
+	/* The server asked us to stay away past the budget, or too little
+	 * would be left for the retry to run: no point waiting. */
+	if (remaining <= 0 || floor >= remaining || remaining - floor < 2 * RETRY_MIN_RUN_MS)
 		return -1;
-	if (retry_after_ms >= 0) {
-		delay = retry_after_ms;
-	} else {
-		long ceiling = retry_ceiling_ms(r, r->attempt);
-
-		/* Uniform in [0, ceiling]; the modulo bias is negligible (ceiling << 2^64). */
-		delay = (long)(next_random(&r->rng) % ((uint64_t)ceiling + 1));
-	}
+	/* Near the end of the budget the wait takes at most half of what is
+	 * left after the floor, so the retry itself still has time to run. */
+	spread = retry_spread_ms(r, r->attempt, floor);
+	if (spread > (remaining - floor) / 2)
+		spread = (remaining - floor) / 2;
 	if (r->attempt < INT_MAX)
 		r->attempt++;
-	return delay < remaining ? delay : remaining;
+	/* Uniform in [floor, floor + spread]; the modulo bias is negligible (spread << 2^64). */
+	return floor + (long)(next_random(&r->rng) % ((uint64_t)spread + 1));
 }
 
 /* ------------------------------------------------------------------ */

@@ -1,5 +1,5 @@
 /* Retry schedule: exponential backoff with full jitter, capped, within a
- * total time budget; Retry-After honoured. */
+ * total time budget; Retry-After is a floor with a random spread above it. */
 #ifndef CVMBOOT_RETRY_H
 #define CVMBOOT_RETRY_H
 
@@ -19,9 +19,16 @@ void retry_init(struct retry *r, long base_ms, long cap_ms, long budget_ms);
 /* Upper bound of the delay before retry number attempt (0-based):
  * min(cap, base * 2^attempt). */
 long retry_ceiling_ms(const struct retry *r, int attempt);
-/* Next delay: uniform in [0, ceiling] (full jitter), or retry_after_ms if
- * >= 0 (server asked), clamped to what is left of the budget. Returns -1
- * when the budget is exhausted (no retry). Advances attempt. */
+/* Width of the random spread of the wait before retry number attempt:
+ * without a floor, the backoff ceiling (full jitter); with a floor (the
+ * server's Retry-After), 3 x floor growing by 30 % per attempt, or the
+ * ceiling if that is larger. */
+long retry_spread_ms(const struct retry *r, int attempt, long floor_ms);
+/* Next delay: retry_after_ms (-1 if the server sent none) is a floor, not
+ * an appointment: uniform in [floor, floor + spread], the spread cut to
+ * half of what the budget has left after the floor. Returns -1 (no retry)
+ * when the budget is spent, or the floor leaves less than 200 ms of it (a
+ * retry could not run). Advances attempt. */
 long retry_next_delay_ms(struct retry *r, long retry_after_ms);
 /* Milliseconds left in the budget (>= 0). */
 long retry_remaining_ms(const struct retry *r);

@@ -67,7 +67,9 @@ def check_ok_status(env, kbs, res, resource_names, volumes=()):
     check(st["kbs_url"] == kbs.url, "status.json kbs_url %r, want %r" % (st["kbs_url"], kbs.url))
     check(isinstance(st["started"], int) and isinstance(st["finished"], int)
           and 0 <= st["finished"] - st["started"] <= 60, "started/finished: %r" % st)
-    auth_time = kbs.requests()[0]["time"]
+    # The session attested is the one of the last /auth answered 200.
+    auth_time = [e for e in kbs.requests()
+                 if e["endpoint"] == "auth" and e["status"] == 200][-1]["time"]
     check(isinstance(st["token_expiry"], int) and abs(st["token_expiry"] - (auth_time + 300)) < 5,
           "token_expiry %r not the session expiry (~%d)" % (st["token_expiry"], auth_time + 300))
     check(isinstance(st["phases"], dict) and st["phases"]
@@ -191,23 +193,25 @@ def gaps(kbs, endpoint):
 
 @case
 def fault_503_attest_recovers_retry_after(env):
-    kbs, res, data, sections = simple_boot(env, ["fail=attest:2:503"], retry={"budget": "6s"})
+    kbs, res, data, sections = simple_boot(env, ["fail=attest:2:503"], retry={"budget": "15s"})
     check_ok_status(env, kbs, res, list(sections))
     check_files(env, data)
     attests = [e for e in kbs.requests() if e["endpoint"] == "attest"]
     check([e["status"] for e in attests] == [503, 503, 200], "attest statuses %r" % attests)
     g = gaps(kbs, "attest")
     check(all(x >= 0.95 for x in g), "Retry-After: 1 not honoured, gaps %r" % g)
-    check(all(x < 3.0 for x in g), "waited far longer than Retry-After: gaps %r" % g)
+    # Retry-After is a floor with a spread of 3x it, 30 % wider per retry.
+    check(g[0] < 1 + 3 + 0.5 and g[1] < 1 + 3.9 + 0.5,
+          "waited longer than Retry-After and its spread: gaps %r" % g)
 
 
 @case
 def fault_429_auth_recovers_retry_after(env):
     kbs, res, data, sections = simple_boot(env, ["fail=auth:1:429:retry_after=2"],
-                                           retry={"budget": "6s"})
+                                           retry={"budget": "12s"})
     check_ok_status(env, kbs, res, list(sections))
     g = gaps(kbs, "auth")
-    check(len(g) == 1 and 1.95 <= g[0] < 4.0, "Retry-After: 2 not honoured, gaps %r" % g)
+    check(len(g) == 1 and 1.95 <= g[0] < 2 + 6 + 0.5, "Retry-After: 2 not honoured, gaps %r" % g)
 
 
 @case

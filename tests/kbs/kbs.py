@@ -5,6 +5,8 @@
           [--fault NAME[=VALUE] ...] [--trust DIR] [--policy FILE]
           [--session-lifetime SECONDS] [--error-profile legacy|current]
           [--verifier-option KEY=VALUE ...] [--challenge-extra-params JSON]
+          [--attest-capacity N --attest-cost-ms T [--overload-status 503|429]
+           [--overload-retry-after S|none]]
 Prints "READY <port>" once listening, serves until SIGTERM. See faults.py for --fault."""
 
 import argparse
@@ -38,6 +40,7 @@ import initdata  # noqa: E402
 import jcs  # noqa: E402
 import jose  # noqa: E402
 import jwe  # noqa: E402
+import overload  # noqa: E402
 import verifiers  # noqa: E402
 from faults import FaultSet, FaultSyntaxError  # noqa: E402
 
@@ -110,6 +113,7 @@ class KbsState:
         self.attested_sessions = 0
         self.log = open(os.path.join(args.workdir, "requests.jsonl"), "a", encoding="utf-8")
         self.verifier_ctx_options = dict(args.verifier_option or [])
+        self.overload = None  # overload.Overload when --attest-capacity is given
 
     def status_for(self, type_name):
         if self.args.error_profile == "current":
@@ -478,7 +482,8 @@ class Handler(BaseHTTPRequestHandler):
         endpoint = classify(method, path)
         entry = {"time": time.time(), "n": req_no, "method": method, "path": path,
                  "endpoint": endpoint, "conn": self.conn_id, "peer_port": self.client_address[1],
-                 "session": None, "tee": None, "status": None, "problem": None, "fault": None}
+                 "session": parse_cookie(self.headers.get("Cookie")), "tee": None,
+                 "status": None, "problem": None, "fault": None}
         try:
             body = self._read_body()
         except (Problem, ValueError):
@@ -489,7 +494,7 @@ class Handler(BaseHTTPRequestHandler):
             entry["status"] = 0
             state.write_log(entry)
             return
-        resp = fault_resp or self._answer(method, path, endpoint, body, entry)
+        resp = fault_resp or self._answer_within_capacity(method, path, endpoint, body, entry)
         entry["status"] = resp.status
         entry["problem"] = resp.problem
         self._send(resp, endpoint, entry)
@@ -518,6 +523,16 @@ class Handler(BaseHTTPRequestHandler):
                 entry["retry_after"] = fail.retry_after
             return Response(fail.status, body, headers, fail.problem)
         return None
+
+    def _answer_within_capacity(self, method, path, endpoint, body, entry):
+        model = self.server.state.overload
+        if model is None or endpoint != "attest":
+            return self._answer(method, path, endpoint, body, entry)
+        resp = model.serve(lambda: self._answer(method, path, endpoint, body, entry), entry)
+        if isinstance(resp, Response):
+            return resp
+        status, headers, body = resp
+        return Response(status, body, headers)
 
     def _answer(self, method, path, endpoint, body, entry):
         kbs = Kbs(self.server.state)
@@ -598,6 +613,7 @@ class Handler(BaseHTTPRequestHandler):
 class KbsServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # a fleet connects at once: one thread per connection
 
     def __init__(self, addr, state, tls_context):
         self.state = state
@@ -633,6 +649,7 @@ def parse_args(argv):
                    help='extra-params of the /auth answer (default ""), e.g. '
                         '\'{"selected-hash-algorithm":"sha384"}\'')
     p.add_argument("-v", "--verbose", action="store_true")
+    overload.add_arguments(p)
     return p.parse_args(argv)
 
 
@@ -645,6 +662,11 @@ def main(argv=None):
         sys.stderr.write("kbs: bad --fault: %s\n" % exc)
         return 2
     state = KbsState(args, faults, load_policy(args.policy))
+    try:
+        state.overload = overload.Overload.from_args(args)
+    except ValueError as exc:
+        sys.stderr.write("kbs: %s\n" % exc)
+        return 2
     tls_context = None if args.http else make_tls_material(args.workdir)
     server = KbsServer((args.bind, args.port), state, tls_context)
 

@@ -1,6 +1,6 @@
 /* Unit tests for agent/retry.c: ceilings double up to the cap without
  * overflow, full jitter stays in [0, ceiling] and varies, the budget ends
- * the retries, Retry-After in both forms. */
+ * the retries, Retry-After is a floor with a growing spread, its two forms. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,21 +95,29 @@ static void test_budget(void)
 	r.start_ms -= 6000;
 	CHECK(retry_remaining_ms(&r) == 0 && retry_next_delay_ms(&r, -1) == -1, "spent budget");
 
-	/* Delays are clamped to what is left. */
+	/* Delays are clamped to half of what is left. */
 	retry_init(&r, 100000, 100000, 1000);
 	for (int i = 0; i < 50; i++) {
 		d = retry_next_delay_ms(&r, -1);
-		CHECK(d >= 0 && d <= 1000, "clamped jitter %ld", d);
+		CHECK(d >= 0 && d <= 500, "clamped jitter %ld", d);
 	}
+	/* A Retry-After reaching past the budget: give up now, no pointless wait. */
 	retry_init(&r, 100, 1000, 3000);
 	r.start_ms -= 2500;
-	d = retry_next_delay_ms(&r, 60000);
-	CHECK(d >= 400 && d <= 500, "Retry-After capped to the budget left: %ld", d);
+	CHECK(retry_next_delay_ms(&r, 60000) == -1, "Retry-After past the budget must give -1");
+	CHECK(retry_next_delay_ms(&r, 500) == -1, "Retry-After = what is left must give -1");
+	CHECK(retry_next_delay_ms(&r, 350) == -1, "under 200 ms left after Retry-After: -1");
+	/* Its spread is cut to half of what is left after it: the retry still
+	 * has time to run before the end. */
+	d = retry_next_delay_ms(&r, 300);
+	CHECK(d >= 300 && d <= 400, "Retry-After spread cut to the budget left: %ld", d);
 
-	/* Retry-After below the remaining budget is used as given, beyond the cap. */
+	/* Retry-After below the remaining budget is a floor, beyond the cap. */
 	retry_init(&r, 100, 1000, 100000);
-	CHECK(retry_next_delay_ms(&r, 7000) == 7000, "Retry-After 7s");
-	CHECK(retry_next_delay_ms(&r, 0) == 0, "Retry-After 0");
+	d = retry_next_delay_ms(&r, 7000);
+	CHECK(d >= 7000 && d <= 7000 + 21000, "Retry-After 7s: %ld", d);
+	d = retry_next_delay_ms(&r, 0);
+	CHECK(d >= 0 && d <= 200, "Retry-After 0 is full jitter over the ceiling: %ld", d);
 	CHECK(r.attempt == 2, "attempts counted with Retry-After too");
 
 	/* Real time passes on the monotonic clock. */
@@ -121,6 +129,56 @@ static void test_budget(void)
 
 		sleep_ms(20);
 		CHECK(monotonic_ms() - t0 >= 20, "sleep_ms(20) slept %lld", monotonic_ms() - t0);
+	}
+}
+
+/* Retry-After is a floor, not an appointment: a fleet refused together
+ * with "Retry-After: 1" spreads over [1 s, 4 s] at its first retry, and
+ * wider at each further one, instead of coming back at once. */
+static void test_retry_after_spread(void)
+{
+	static const long want[] = { 3000, 3900, 5070, 6591, 8568 };
+	struct retry r;
+	long counts[6] = { 0 }, min = LONG_MAX, max = -1;
+
+	retry_init(&r, 500, 10000, 1000000);
+	for (int i = 0; i < 5; i++)
+		CHECK(retry_spread_ms(&r, i, 1000) == want[i], "spread %d: %ld", i,
+		      retry_spread_ms(&r, i, 1000));
+	/* No floor: full jitter over the backoff ceiling, as before. */
+	CHECK(retry_spread_ms(&r, 0, 0) == 500 && retry_spread_ms(&r, 3, -1) == 4000,
+	      "no floor: the ceiling");
+	/* A small floor never spreads less than the backoff ceiling. */
+	CHECK(retry_spread_ms(&r, 6, 10) == 10000, "small floor: %ld", retry_spread_ms(&r, 6, 10));
+	/* No overflow at the extremes, and no endless loop. */
+	CHECK(retry_spread_ms(&r, INT_MAX, 7L * 24 * 3600 * 1000) >= LONG_MAX / 13,
+	      "huge spread: %ld", retry_spread_ms(&r, INT_MAX, 7L * 24 * 3600 * 1000));
+	CHECK(retry_spread_ms(&r, INT_MAX, 1) == 10000, "tiny floor, far attempt");
+	CHECK(retry_spread_ms(&r, 0, LONG_MAX) == LONG_MAX, "floor LONG_MAX");
+
+	/* 7000 first retries after Retry-After: 1 s: in [1000, 4000], spread
+	 * evenly over it (1/6 per 500 ms), never all at the floor. */
+	for (int i = 0; i < 7000; i++) {
+		long d;
+
+		retry_init(&r, 500, 10000, 1000000);
+		d = retry_next_delay_ms(&r, 1000);
+		CHECK(d >= 1000 && d <= 4000, "draw %d = %ld", i, d);
+		if (d < min)
+			min = d;
+		if (d > max)
+			max = d;
+		counts[(d - 1000) * 6 / 3001]++;
+	}
+	CHECK(min < 1050 && max > 3950, "range poorly covered: %ld..%ld", min, max);
+	for (int q = 0; q < 6; q++)
+		CHECK(counts[q] > 950 && counts[q] < 1400, "slice %d has %ld of 7000", q, counts[q]);
+	/* The window grows with each refusal. */
+	retry_init(&r, 500, 10000, 1000000);
+	for (int i = 0; i < 5; i++) {
+		long d = retry_next_delay_ms(&r, 1000);
+
+		CHECK(d >= 1000 && d <= 1000 + want[i], "retry %d: %ld", i, d);
 	}
 }
 
@@ -168,6 +226,7 @@ int main(void)
 	test_ceilings();
 	test_jitter();
 	test_budget();
+	test_retry_after_spread();
 	test_retry_after();
 	return check_report("retry");
 }
