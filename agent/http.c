@@ -5,11 +5,10 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
+#include "http_header.h"
 #include "log.h"
-#include "retry.h"
 #include "secmem.h"
 
 struct http {
@@ -59,20 +58,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
-	struct http_response *r = userdata;
 	size_t n = size * nmemb;
-	char line[256];
-	size_t len = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
 
-	memcpy(line, data, len);
-	line[len] = '\0';
-	line[strcspn(line, "\r\n")] = '\0';
-	if (strncasecmp(line, "Retry-After:", 12) == 0)
-		r->retry_after_ms = retry_after_parse_ms(line + 12 + strspn(line + 12, " \t"),
-							 (long long)time(NULL));
-	else if (strncasecmp(line, "Content-Type:", 13) == 0)
-		snprintf(r->content_type, sizeof(r->content_type), "%s",
-			 line + 13 + strspn(line + 13, " \t"));
+	http_header_parse(userdata, data, n, (long long)time(NULL));
 	return n;
 }
 
