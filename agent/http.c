@@ -7,11 +7,10 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
+#include "http_header.h"
 #include "log.h"
-#include "retry.h"
 #include "secmem.h"
 
 struct http {
@@ -67,25 +66,6 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-void http_header_line(struct http_response *r, const char *data, size_t n)
-{
-	char line[HTTP_HEADER_LINE_MAX];
-	size_t len = n;
-
-	while (len && (data[len - 1] == '\r' || data[len - 1] == '\n'))
-		len--;
-	if (len >= sizeof(line))
-		return; /* longer than any header we read: ignored, never cut short */
-	memcpy(line, data, len);
-	line[len] = '\0';
-	if (strlen(line) != len)
-		return; /* a NUL inside a header line */
-	if (strncmp(line, "HTTP/", 5) == 0)
-		r->retry_after_ms = -1; /* a new answer (after a 1xx) starts afresh */
-	else if (strncasecmp(line, "Retry-After:", 12) == 0)
-		r->retry_after_ms = retry_after_parse_ms(line + 12, (long long)time(NULL));
-}
-
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	struct sink *s = userdata;
@@ -96,7 +76,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 		return 0; /* aborts the transfer */
 	}
 	s->header_bytes += n;
-	http_header_line(s->r, data, n);
+	http_header_parse(s->r, data, n, (long long)time(NULL));
 	return n;
 }
 

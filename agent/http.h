@@ -39,9 +39,6 @@ void http_reset_cookies(struct http *h);
 int http_request(struct http *h, const char *url, const char *body, long timeout_ms,
 		 struct http_response *r);
 void http_response_clear(struct http_response *r);
-/* Read one raw header line of an answer into r (Retry-After; a status line
- * starts a new answer). Exposed for the unit tests and fuzzers. */
-void http_header_line(struct http_response *r, const char *data, size_t n);
 /* TCP connections opened so far (1 for a run that kept its connection alive). */
 long http_connections(const struct http *h);
 

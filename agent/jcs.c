@@ -12,8 +12,7 @@
 
 #define JCS_MAX_DEPTH 256
 #define JCS_MAX_OUTPUT ((size_t)16 * 1024 * 1024)
-/* Integers above 2^53 are not exact IEEE doubles: JCS would print them
- * differently from the integer, so they are refused. */
+/* Up to 2^53 every integer is an exact IEEE double and prints as itself. */
 #define JCS_MAX_SAFE_INT 9007199254740992LL
 
 struct buf {
@@ -330,8 +329,13 @@ static int put_value(struct buf *b, const json_t *v, int depth)
 	case JSON_INTEGER: {
 		json_int_t x = json_integer_value(v);
 
+		/* RFC 8785 3.2.2.3: a JSON number is an IEEE double, whatever its
+		 * spelling. Beyond 2^53 an integer reads as the nearest double (as
+		 * JSON.parse does) and prints as that double: 9007199254740993 ->
+		 * 9007199254740992. So JCS output re-reads to itself: 1e16 prints
+		 * as 10000000000000000, which jansson reads back as an integer. */
 		if (x > JCS_MAX_SAFE_INT || x < -JCS_MAX_SAFE_INT)
-			return -1;
+			return put_double(b, (double)x);
 		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, x);
 		buf_puts(b, num);
 		return 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the hardened build's suites (unit, kbs, luks, tee,
 # integration), the same suites under ASan+UBSan, the C suites under
-# valgrind, and the VM boot suite. Ends with the line "N passed, M failed".
+# valgrind, the fuzz harnesses (clang build), and the VM boot suite. Ends
+# with the line "N passed, M failed".
 #   scripts/test.sh            everything
 #   CVMBOOT_SKIP_VM=1 scripts/test.sh   everything but the VM suite (quick local loop)
 set -uo pipefail
@@ -28,6 +29,8 @@ run_meson_suites() { # name builddir [meson test args...]
 build_ok=1
 scripts/build.sh build || build_ok=0
 scripts/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false || build_ok=0
+fuzz_ok=1
+CC=clang scripts/build.sh build-fuzz -Dfuzz=true || fuzz_ok=0
 
 if [ $build_ok = 1 ]; then
   run_meson_suites default build
@@ -42,6 +45,13 @@ if [ $build_ok = 1 ]; then
   CVMBOOT_WRAPPER="$vg" CVMBOOT_TIME_SCALE=20 run_meson_suites valgrind-agent build --timeout-multiplier 10 \
     it_boot_luks_ec_p256 it_boot_files_ec_p521 it_fault_expire_after_attest_reattests_once \
     it_fault_corrupt_tag_exits_7 it_fault_deny_attest_exits_5 it_fault_oversize_exits_7
+fi
+# The libFuzzer harnesses (tests/fuzz, their own clang build): every corpus
+# file replayed, every target fuzzed for 10 s. Not part of the reruns above.
+if [ $fuzz_ok = 1 ]; then
+  run_meson_suites fuzz build-fuzz --suite fuzz
+else
+  echo "the fuzz build (build-fuzz, clang) failed" > "$logs/fuzz.missing"
 fi
 
 vm_passed=0 vm_failed=0

@@ -14,6 +14,7 @@
 #include "hex.h"
 #include "init_data_tpm.h"
 #include "tee.h"
+#include "tee_parse.h"
 
 #define HCL_SIGNATURE 0x414c4348u  /* "HCLA" little-endian */
 #define FRESH_POLL_MS 100          /* re-read the HCL report every ... */
@@ -111,7 +112,7 @@ int az_detect(const struct config *cfg, uint32_t want_type, char *why, size_t wh
 }
 
 /* Does the variable data's "user-data" (hex) start with report_data? */
-static bool user_data_matches(const struct az_hcl *h, const unsigned char *rd, size_t rd_len)
+bool user_data_matches(const struct az_hcl *h, const unsigned char *rd, size_t rd_len)
 {
 	json_t *root = json_loadb((const char *)h->var_data, h->var_data_len, 0, NULL);
 	const char *hex = json_string_value(json_object_get(root, "user-data"));

@@ -16,6 +16,7 @@
 #include "configfs_tsm.h"
 #include "init_data.h"
 #include "tdx_rtmr.h"
+#include "tee_parse.h"
 
 #define TDX_GUEST_DEV "/dev/tdx_guest"
 #define TDX_QUOTE_MAX (64 * 1024)
@@ -68,7 +69,7 @@ static int tdx_detect(const struct config *cfg, char *why, size_t why_len)
 }
 
 /* Where REPORTDATA sits in a v4 or v5 TD quote, after checking the header. */
-static int quote_report_data(const unsigned char *q, size_t len, size_t *offset, struct err *e)
+int quote_report_data(const unsigned char *q, size_t len, size_t *offset, struct err *e)
 {
 	unsigned version;
 
@@ -148,7 +149,7 @@ static bool all_bytes(const unsigned char *p, size_t n, unsigned char v)
 /* The used length of a CCEL table (the rule of guest-components' trim_ccel):
  * a TCG_PCR_EVENT spec-ID event, crypto-agile events, then 8 bytes of 0xFF
  * (or zeros) where the unused space begins. */
-static int ccel_used_length(const unsigned char *p, size_t n, size_t *used, struct err *e)
+int ccel_used_length(const unsigned char *p, size_t n, size_t *used, struct err *e)
 {
 	uint64_t off;
 

@@ -17,6 +17,7 @@
 #include <tss2/tss2_rc.h>
 
 #include "hex.h"
+#include "tee_parse.h"
 #include "tpm_deadline.h"
 
 #define QUOTE_ATTEMPTS 3      /* a PCR may move between the quote and the read */
@@ -176,9 +177,8 @@ static void all_pcrs_selection(TPML_PCR_SELECTION *sel)
 
 /* Copy the values of one TPM2_PCR_Read answer into pcrs; clears the bits it
  * served from want. Returns the number of PCRs taken, -1 if malformed. */
-static int take_pcr_values(const TPML_PCR_SELECTION *got, const TPML_DIGEST *values,
-			   TPMS_PCR_SELECTION *want,
-			   unsigned char pcrs[TPM_NUM_PCRS][TPM_SHA256_LEN])
+int take_pcr_values(const TPML_PCR_SELECTION *got, const TPML_DIGEST *values,
+		    TPMS_PCR_SELECTION *want, unsigned char pcrs[TPM_NUM_PCRS][TPM_SHA256_LEN])
 {
 	uint32_t k = 0;
 
@@ -251,8 +251,8 @@ static int attest_fail(struct err *e, const char *msg)
 
 /* Check the quote's TPMS_ATTEST: a quote, our qualifying data, and the PCR
  * digest of the values we read. 1 = consistent, 0 = PCR digest differs. */
-static int check_attest(const struct tpm_quote *q, const unsigned char *qualifying,
-			size_t qualifying_len, struct err *e)
+int check_attest(const struct tpm_quote *q, const unsigned char *qualifying,
+		 size_t qualifying_len, struct err *e)
 {
 	TPMS_ATTEST attest;
 	size_t off = 0;
@@ -374,7 +374,7 @@ void tpm_quote_clear(struct tpm_quote *q)
 	memset(q, 0, sizeof(*q));
 }
 
-static EVP_PKEY *rsa_public_from_tpm(const TPMT_PUBLIC *pub)
+EVP_PKEY *rsa_public_from_tpm(const TPMT_PUBLIC *pub)
 {
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	BIGNUM *n = BN_bin2bn(pub->unique.rsa.buffer, pub->unique.rsa.size, NULL);

@@ -2,8 +2,10 @@
  * case, hostile values refused, over-long or NUL-carrying lines ignored
  * (never cut short into another value), a new status line starting afresh. */
 #include <string.h>
+#include <time.h>
 
 #include "http.h"
+#include "http_header.h"
 
 #include "check.h"
 
@@ -13,7 +15,7 @@ static long retry_after_of(const char *line, size_t n)
 
 	memset(&r, 0, sizeof(r));
 	r.retry_after_ms = -1;
-	http_header_line(&r, line, n);
+	http_header_parse(&r, line, n, (long long)time(NULL));
 	return r.retry_after_ms;
 }
 
@@ -69,13 +71,13 @@ static void test_status_line_starts_afresh(void)
 
 	memset(&r, 0, sizeof(r));
 	r.retry_after_ms = -1;
-	http_header_line(&r, "HTTP/1.1 100 Continue\r\n", 23);
-	http_header_line(&r, "Retry-After: 9\r\n", 16);
+	http_header_parse(&r, "HTTP/1.1 100 Continue\r\n", 23, (long long)time(NULL));
+	http_header_parse(&r, "Retry-After: 9\r\n", 16, (long long)time(NULL));
 	CHECK(r.retry_after_ms == 9000, "interim answer's Retry-After read");
-	http_header_line(&r, "HTTP/1.1 503 Service Unavailable\r\n", 34);
+	http_header_parse(&r, "HTTP/1.1 503 Service Unavailable\r\n", 34, (long long)time(NULL));
 	CHECK(r.retry_after_ms == -1, "a new status line forgets it");
-	http_header_line(&r, "Retry-After: 2\r\n", 16);
-	http_header_line(&r, "Retry-After: 3\r\n", 16);
+	http_header_parse(&r, "Retry-After: 2\r\n", 16, (long long)time(NULL));
+	http_header_parse(&r, "Retry-After: 3\r\n", 16, (long long)time(NULL));
 	CHECK(r.retry_after_ms == 3000, "the last of two wins: %ld", r.retry_after_ms);
 }
 
