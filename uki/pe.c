@@ -97,14 +97,13 @@ static void sort_by_file_offset(struct pe_image *pe)
 {
 	pe->nfile = 0;
 	for (unsigned i = 0; i < pe->nsections; i++) {
-		unsigned j = pe->nfile++;
+		unsigned j;
 
-		if (!pe->sections[i].raw_size) {
-			pe->nfile--;
+		if (!pe->sections[i].raw_size)
 			continue;
-		}
-		for (; j > 0 && pe->sections[pe->file_order[j - 1]].raw_offset >
-			       pe->sections[i].raw_offset; j--)
+		/* insertion sort: at most PE_MAX_SECTIONS entries */
+		for (j = pe->nfile++; j > 0 && pe->sections[pe->file_order[j - 1]].raw_offset >
+					      pe->sections[i].raw_offset; j--)
 			pe->file_order[j] = pe->file_order[j - 1];
 		pe->file_order[j] = (uint8_t)i;
 	}
