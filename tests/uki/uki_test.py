@@ -191,11 +191,12 @@ def test_kbs_policy(tmp):
     pcrs = [bytes([i]) * 32 for i in range(24)]
     path = os.path.join(tmp, "rv.json")
 
-    def verdict(values):
+    def verdict(values, prefix="tpm"):
         with open(path, "w") as f:
             json.dump(values, f)
         try:
-            tpm.check_reference_values(pcrs, VerifierContext(options={"reference-values": path}))
+            tpm.check_reference_values(pcrs, VerifierContext(options={"reference-values": path}),
+                                       prefix)
             return None
         except VerificationError as exc:
             return str(exc)
@@ -212,6 +213,9 @@ def test_kbs_policy(tmp):
           "both PCRs named, in order: %r" % msg)
     check("name no tpm_pcrN" in (verdict({"snp_pcr11": [pcrs[11].hex()]}) or ""),
           "a file pinning no tpm PCR is refused")
+    # the Azure vTPM verifiers read Trustee's snp_/tdx_ names
+    check(verdict(good, "snp") and "snp_pcr11" in verdict(good, "snp"), "snp_pcr11 checked")
+    check(verdict(dict(good, snp_pcr11=[pcrs[11].hex()]), "snp") is None, "snp_pcr11 accepted")
     check("not a list" in (verdict({"tpm_pcr11": pcrs[11].hex()}) or ""), "a bare string")
     check("not a list" in (verdict({"tpm_pcr24": ["00" * 32]}) or ""), "PCR 24")
     check("not a list" in (verdict({"tpm_pcr11": ["00" * 31]}) or ""), "a short value")
