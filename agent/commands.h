@@ -12,5 +12,6 @@ int cmd_evidence(struct config *cfg, int argc, char **argv);
 int cmd_detect(struct config *cfg, int argc, char **argv);
 int cmd_enroll(struct config *cfg, int argc, char **argv);
 int cmd_unlock(struct config *cfg, int argc, char **argv);
+int cmd_reference_values(struct config *cfg, int argc, char **argv);
 
 #endif

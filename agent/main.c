@@ -32,6 +32,8 @@ static const char usage_text[] =
 	"                                    add a cvmboot keyslot and token to a LUKS2 volume\n"
 	"  unlock DEVICE [--name NAME] [--no-activate]\n"
 	"                                    attest, fetch the key named by the token, open\n"
+	"  reference-values --uki FILE [--phases WORD[:WORD...]]\n"
+	"                                    the PCR values a KBS should expect from a UKI (JSON)\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config PATH    configuration file (default " CVMBOOT_DEFAULT_CONFIG ")\n"
@@ -56,6 +58,7 @@ static const struct command commands[] = {
 	{ "detect", cmd_detect },
 	{ "enroll", cmd_enroll },
 	{ "unlock", cmd_unlock },
+	{ "reference-values", cmd_reference_values },
 };
 
 /* The boot job records even a configuration failure in status.json (in the

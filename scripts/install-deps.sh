@@ -12,10 +12,11 @@ pkgs=(
   swtpm swtpm-tools tpm2-tools
   valgrind openssl curl socat time
   clang libfuzzer-14-dev
+  systemd systemd-boot-efi sbsigntool binutils cpio
 )
 if [ "${1:-}" = "--vm" ] || [ "${CVMBOOT_VM_DEPS:-0}" = 1 ]; then
   pkgs+=(dracut dracut-network qemu-system-x86 qemu-utils linux-image-amd64
-         debootstrap dbus systemd zstd e2fsprogs)
+         debootstrap dbus systemd zstd e2fsprogs ovmf)
 fi
 
 missing=()

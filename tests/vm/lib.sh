@@ -164,6 +164,15 @@ echo "VMTEST run-fstype=$(stat -f -c %T /run/cvmboot)"
 echo "VMTEST status-result=$(sed -n 's/.*"result"[[:space:]]*:[[:space:]]*"\([a-z]*\)".*/\1/p' /run/cvmboot/status.json)"
 echo "VMTEST secrets=$(ls /run/cvmboot/secrets | tr '\n' ' ')"
 echo "VMTEST phases-ms=$(tr -d ' \n' < /run/cvmboot/status.json | sed -n 's/.*"phases":{\([^}]*\)}.*/\1/p')"
+for i in 4 11 12; do
+  echo "VMTEST pcr$i=$(cat /sys/class/tpm/tpm0/pcr-sha256/$i 2>/dev/null | tr A-F a-f)"
+done
+# the firmware's TPM event log, when the command line asks (tests/vm/uki.sh)
+if grep -qw vmtest.eventlog /proc/cmdline; then
+  log=/sys/kernel/security/tpm0/binary_bios_measurements
+  base64 -w 76 $log | sed 's/^/VMTEST eventlog /'
+  echo "VMTEST eventlog-sha256=$(sha256sum < $log | cut -d' ' -f1)"
+fi
 EOF
   cat > "$d/etc/systemd/system/cvmboot-vmtest.service" <<'EOF'
 [Unit]
@@ -224,17 +233,24 @@ install() { return 0; }
 EOF
 }
 
-# build_initrd OUT MODULES...: a slim --no-hostonly initramfs (with the
-# configuration $GUEST_CONF, default $work/guest.conf).
+# initrd_dracut MODULES...: sets initrd_env (environment) and initrd_args
+# (dracut options) of a slim --no-hostonly initramfs with these modules and
+# the configuration $GUEST_CONF (default $work/guest.conf).
+initrd_dracut() {
+  mkdir -p "$work/dracut-confdir"
+  initrd_env=(dracutbasedir="$work/dracut-base" CVMBOOT_BIN="$build/cvmboot"
+    CVMBOOT_CONF="${GUEST_CONF:-$work/guest.conf}" CVMBOOT_CA_FILE="$work/front/ca.pem")
+  initrd_args=(--no-hostonly --no-early-microcode --conf /dev/null
+    --confdir "$work/dracut-confdir" --compress "zstd -3 -q -T0"
+    -m "$*" --add-drivers "virtio_blk virtio_net virtio_pci ext4 dm_crypt tpm_tis")
+}
+
+# build_initrd OUT MODULES...: that initramfs, for the running kernel.
 build_initrd() {
   local out=$1
   shift
-  mkdir -p "$work/dracut-confdir"
-  dracutbasedir=$work/dracut-base CVMBOOT_BIN=$build/cvmboot CVMBOOT_CONF=${GUEST_CONF:-$work/guest.conf} \
-    CVMBOOT_CA_FILE=$work/front/ca.pem \
-    dracut --quiet --force --no-hostonly --no-early-microcode --conf /dev/null \
-    --confdir "$work/dracut-confdir" --kver "$kver" --compress "zstd -3 -q -T0" \
-    -m "$*" --add-drivers "virtio_blk virtio_net virtio_pci ext4 dm_crypt tpm_tis" "$out"
+  initrd_dracut "$@"
+  env "${initrd_env[@]}" dracut --quiet --force --kver "$kver" "${initrd_args[@]}" "$out"
 }
 
 # kbs_start NAME [ARGS...]: the test KBS (plain HTTP on loopback) and the TLS
@@ -294,12 +310,19 @@ provision_vtpm() {
   [ "$rc" = 0 ] || { cat "$d/provision.log" >&2; vm_log "vTPM provisioning failed"; return 1; }
 }
 
+# The kernel command line of every test boot (plus each scenario's extra).
+VM_CMDLINE="root=/dev/mapper/root rw console=ttyS0 panic=-1 rd.luks=0 rd.shell=0 rd.emergency=poweroff systemd.show_status=1"
+
 # vm_boot NAME LIMIT_S NET CMDLINE_EXTRA: one QEMU boot ($INITRD, default
 # $work/initrd.img), serial console in
 # $work/NAME.console with "<ms since QEMU start> <line>" per line.
 # NET: "kbs" (10.0.2.100:443 leads to the TLS front) or "none" (nothing there).
+# With $UKI set: boots that UKI under OVMF instead (uefi_media in uki.sh;
+# the command line is the UKI's own, CMDLINE_EXTRA is ignored).
 vm_boot() {
-  local name=$1 limit=$2 net=$3 extra=$4 tpmdir=$work/$1.tpm netdev rc t0
+  local name=$1 limit=$2 net=$3 extra=$4 tpmdir=$work/$1.tpm netdev rc t0 media
+  media=(-kernel "/boot/vmlinuz-$kver" -initrd "${INITRD:-$work/initrd.img}" -append "$VM_CMDLINE $extra")
+  [ -n "${UKI:-}" ] && uefi_media "$name" "$UKI"
   mkdir -p "$tpmdir"
   # every boot starts from the provisioned vTPM (fresh PCRs, the same AK)
   [ -d "$work/vtpm/state" ] && cp -a "$work/vtpm/state/." "$tpmdir/"
@@ -312,10 +335,8 @@ vm_boot() {
   set +e
   timeout --kill-after=5 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 \
     -display none -monitor none -serial stdio -no-reboot -nodefaults \
-    -kernel "/boot/vmlinuz-$kver" -initrd "${INITRD:-$work/initrd.img}" \
-    -append "root=/dev/mapper/root rw console=ttyS0 panic=-1 rd.luks=0 rd.shell=0 rd.emergency=poweroff systemd.show_status=1 $extra" \
-    -drive "file=$work/root.img,format=raw,if=virtio" \
-    -netdev "$netdev" -device virtio-net-pci,netdev=n0 \
+    "${media[@]}" -drive "file=$work/root.img,format=raw,if=virtio" \
+    -netdev "$netdev" -device virtio-net-pci,netdev=n0,romfile= \
     -chardev "socket,id=chrtpm,path=$tpmdir/sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \
     -device tpm-tis,tpmdev=tpm0 \
     < /dev/null 2> "$work/$name.qemu.err" | while IFS= read -r line; do
@@ -333,7 +354,7 @@ vm_boot() {
 
 # marker_ms NAME REGEX: ms of the first console line matching REGEX (empty if none).
 marker_ms() {
-  grep -E -m1 -- "$2" "$work/$1.console" | cut -d' ' -f1
+  { grep -E -m1 -- "$2" "$work/$1.console" || true; } | cut -d' ' -f1
 }
 
 TIMELINE_MARKERS=(

@@ -2,12 +2,13 @@
 # The VM test suite: boots a Debian guest (QEMU TCG) whose LUKS2 root is
 # unlocked by cvmboot in a dracut initramfs after attesting to the test KBS,
 # then checks the workload container got its mTLS files; plus negative boots
-# (attestation refused, KBS unreachable, wrong key, emergency path).
+# (attestation refused, KBS unreachable, wrong key, emergency path), and a
+# measured UKI under OVMF whose PCRs the KBS checks (tests/vm/uki.sh).
 # Builds everything it needs. Ends with "vm: N passed, M failed".
 # `tests/vm/run.sh --demo` (scripts/demo.sh --vm): one good boot, showing the
 # console lines that matter, the checks and the timeline.
 # Environment: CVMBOOT_VM_SCENARIOS (default "ok deny unreachable wrongkey
-#   emergency disabled retry tokens"), CVMBOOT_VM_TEE (tpm or sample, default tpm),
+#   emergency disabled retry tokens uki"; uki: tests/vm/uki.sh), CVMBOOT_VM_TEE (tpm or sample, default tpm),
 #   CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_KEEP=1 keeps the
 #   work directory, CVMBOOT_VM_BUILD (default build-vm).
 set -euo pipefail
@@ -15,7 +16,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
 build=${CVMBOOT_VM_BUILD:-$src/build-vm}
-scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry tokens}
+scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry tokens uki}
 ok_boots=${CVMBOOT_VM_OK_BOOTS:-3}
 demo=0
 if [ "${1:-}" = --demo ]; then
@@ -38,6 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$src/tests/vm/lib.sh"
+. "$src/tests/vm/uki.sh"
 
 passed=0 failed=0
 pass() { passed=$((passed + 1)); printf 'ok   %s\n' "$*"; }

@@ -125,6 +125,8 @@ def check_tpm_quote(evidence, hcl, report_data, ctx):
     pcrs = _tpm.parse_pcrs(quote["pcrs"], _tpm.hex_bytes)
     _tpm.check_quote(attest, pcrs, bytes(report_data))
     _tpm.check_expected_pcrs(pcrs, ctx)
+    # Trustee's names: snp_pcrN for az-snp-vtpm, tdx_pcrN for az-tdx-vtpm
+    _tpm.check_reference_values(pcrs, ctx, "tdx" if ctx.tee == "az-tdx-vtpm" else "snp")
     return pcrs
 
 

@@ -7,14 +7,19 @@ Checks: the AK signature over the TPMS_ATTEST message, its magic and type, extra
 report_data[:32] (zero padded), the quoted PCR selection is sha256:0-23 and its digest is
 SHA-256 of the 24 PCR values sent. Trust in the AK: if ctx.trust_dir holds tpm-ak*.pem
 files, ak_public must be one of them; otherwise it is taken as is (like Trustee's TPM
-verifier). Options: expect-pcrN=HEX (ctx.options) refuses a quote whose PCR N differs.
+verifier). Options (ctx.options): expect-pcrN=HEX refuses a quote whose PCR N differs;
+reference-values=FILE (JSON in the shape of Trustee's reference value provider, as
+`cvmboot reference-values` prints it) refuses a quote whose PCR N is not one of the
+values listed under tpm_pcrN, naming every such PCR.
 """
 
 import base64
 import binascii
 import glob
 import hashlib
+import json
 import os
+import re
 import struct
 
 from cryptography.exceptions import InvalidSignature
@@ -135,6 +140,44 @@ def check_expected_pcrs(pcrs, ctx):
                                         % (index, pcrs[index].hex(), value.lower()))
 
 
+def load_reference_values(path, prefix):
+    """{pcr index: set of allowed lowercase hex values} of the PREFIX_pcrN names in FILE."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            values = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise VerificationError("reference values %s unreadable: %s" % (path, exc)) from None
+    if not isinstance(values, dict):
+        raise VerificationError("reference values %s: not a JSON object" % path)
+    out = {}
+    for name, listed in values.items():
+        m = re.fullmatch(re.escape(prefix) + r"_pcr([0-9]{1,2})", name)
+        if not m:
+            continue
+        if (int(m.group(1)) >= NUM_PCRS or not isinstance(listed, list)
+                or not all(isinstance(v, str) and re.fullmatch(r"[0-9a-fA-F]{64}", v)
+                           for v in listed)):
+            raise VerificationError("reference values %s: %s is not a list of SHA-256 "
+                                    "hex values of a PCR" % (path, name))
+        out[int(m.group(1))] = {v.lower() for v in listed}
+    if not out:
+        raise VerificationError("reference values %s name no %s_pcrN" % (path, prefix))
+    return out
+
+
+def check_reference_values(pcrs, ctx, prefix="tpm"):
+    """Every PCR named in the reference-values file must hold one of its values."""
+    path = (getattr(ctx, "options", None) or {}).get("reference-values")
+    if not path:
+        return
+    wrong = ["PCR%d is %s, reference value %s_pcr%d is %s"
+             % (i, pcrs[i].hex(), prefix, i, " or ".join(sorted(allowed)))
+             for i, allowed in sorted(load_reference_values(path, prefix).items())
+             if pcrs[i].hex() not in allowed]
+    if wrong:
+        raise VerificationError("; ".join(wrong))
+
+
 def pcr_claims(pcrs):
     return {"pcr%02d" % i: p.hex() for i, p in enumerate(pcrs)}
 
@@ -191,5 +234,6 @@ def verify(evidence, report_data, ctx):
     nonce = bytes(report_data[:REPORT_DATA_SIZE]).ljust(REPORT_DATA_SIZE, b"\0")
     check_quote(attest, pcrs, nonce)
     check_expected_pcrs(pcrs, ctx)
+    check_reference_values(pcrs, ctx)
     return {"report_data": attest["extra_data"].hex(), "init_data": pcrs[8].hex(),
             "ak_public": evidence["ak_public"], "pcrs": pcr_claims(pcrs)}
