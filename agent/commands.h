@@ -12,5 +12,8 @@ int cmd_evidence(struct config *cfg, int argc, char **argv);
 int cmd_detect(struct config *cfg, int argc, char **argv);
 int cmd_enroll(struct config *cfg, int argc, char **argv);
 int cmd_unlock(struct config *cfg, int argc, char **argv);
+int cmd_tokens(struct config *cfg, int argc, char **argv);
+int cmd_disenroll(struct config *cfg, int argc, char **argv);
+int cmd_check_config(struct config *cfg, int argc, char **argv);
 
 #endif

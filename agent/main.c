@@ -30,6 +30,10 @@ static const char usage_text[] =
 	"                                    add a cvmboot keyslot and token to a LUKS2 volume\n"
 	"  unlock DEVICE [--name NAME] [--no-activate]\n"
 	"                                    attest, fetch the key named by the token, open\n"
+	"  tokens DEVICE [--json]            list the cvmboot tokens and active keyslots\n"
+	"  disenroll DEVICE [--resource PATH]\n"
+	"                                    remove the cvmboot token and its keyslot\n"
+	"  check-config                      parse and validate the configuration, say so\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config PATH    configuration file (default " CVMBOOT_DEFAULT_CONFIG ")\n"
@@ -54,6 +58,9 @@ static const struct command commands[] = {
 	{ "detect", cmd_detect },
 	{ "enroll", cmd_enroll },
 	{ "unlock", cmd_unlock },
+	{ "tokens", cmd_tokens },
+	{ "disenroll", cmd_disenroll },
+	{ "check-config", cmd_check_config },
 };
 
 /* The boot job records even a configuration failure in status.json (in the
