@@ -11,6 +11,7 @@ pkgs=(
   python3 python3-cryptography python3-fusepy fuse3
   swtpm swtpm-tools tpm2-tools
   valgrind openssl curl socat time
+  ansible-core ansible ansible-lint
 )
 if [ "${1:-}" = "--vm" ] || [ "${CVMBOOT_VM_DEPS:-0}" = 1 ]; then
   pkgs+=(dracut dracut-network qemu-system-x86 qemu-utils linux-image-amd64

@@ -44,8 +44,8 @@ class AdminCase(unittest.TestCase):
         self.key = Ed25519PrivateKey.generate()
         pub = os.path.join(self.tmp, "admin.pub")
         with open(pub, "wb") as f:
-            f.write(self.key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                       serialization.PublicFormat.SubjectPublicKeyInfo))
+            f.write(self.key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
         self.res = os.path.join(self.tmp, "res")
         os.makedirs(self.res)
         extra = ["--admin-public-key", pub] + (["--admin-role", self.role] if self.role else [])
