@@ -503,14 +503,15 @@ def no_key_in_output(w):
 
 @case
 def lint(w):
-    """ansible-lint, production profile, offline: the role, the examples and
-    these tests."""
+    """ansible-lint, production profile, offline: the role, the examples,
+    these tests and the VM suite's playbook."""
     if not shutil.which("ansible-lint"):
         print("SKIP: ansible-lint not installed")
         sys.exit(77)
     r = subprocess.run(["ansible-lint", "--offline", "--nocolor", "-p", "--profile",
                         "production", "ansible/roles/cvmboot", "ansible/examples",
-                        "tests/ansible"], cwd=SRC, capture_output=True, text=True, timeout=600,
+                        "tests/ansible", "tests/vm/provision.yml"], cwd=SRC,
+                       capture_output=True, text=True, timeout=600,
                        env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(HERE, "ansible.cfg")))
     check(r.returncode == 0, "ansible-lint: %d\n%s%s" % (r.returncode, r.stdout, r.stderr))
 

@@ -252,7 +252,11 @@ class Volume(object):
             return
         device = self.p["device"]
         if device.startswith("UUID="):
-            device = "/dev/disk/by-uuid/" + device[5:]
+            blkid = self.m.get_bin_path("blkid", required=False)
+            rc, out, _ = self.m.run_command([blkid, "-U", device[5:]]) if blkid else (1, "", "")
+            if rc != 0 or not out.strip():
+                return  # cvmboot enroll finds it or says why
+            device = out.strip()
         r, w = os.pipe()
         try:
             os.write(w, passphrase)
