@@ -13,5 +13,8 @@ int cmd_detect(struct config *cfg, int argc, char **argv);
 int cmd_enroll(struct config *cfg, int argc, char **argv);
 int cmd_unlock(struct config *cfg, int argc, char **argv);
 int cmd_reference_values(struct config *cfg, int argc, char **argv);
+int cmd_tokens(struct config *cfg, int argc, char **argv);
+int cmd_disenroll(struct config *cfg, int argc, char **argv);
+int cmd_check_config(struct config *cfg, int argc, char **argv);
 
 #endif

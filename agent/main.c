@@ -34,6 +34,10 @@ static const char usage_text[] =
 	"                                    attest, fetch the key named by the token, open\n"
 	"  reference-values --uki FILE [--phases WORD[:WORD...]]\n"
 	"                                    the PCR values a KBS should expect from a UKI (JSON)\n"
+	"  tokens DEVICE [--json]            list the cvmboot tokens and active keyslots\n"
+	"  disenroll DEVICE [--resource PATH]\n"
+	"                                    remove the cvmboot token and its keyslot\n"
+	"  check-config                      parse and validate the configuration, say so\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config PATH    configuration file (default " CVMBOOT_DEFAULT_CONFIG ")\n"
@@ -59,6 +63,9 @@ static const struct command commands[] = {
 	{ "enroll", cmd_enroll },
 	{ "unlock", cmd_unlock },
 	{ "reference-values", cmd_reference_values },
+	{ "tokens", cmd_tokens },
+	{ "disenroll", cmd_disenroll },
+	{ "check-config", cmd_check_config },
 };
 
 /* The boot job records even a configuration failure in status.json (in the

@@ -56,4 +56,28 @@ int luks_get_uuid(const char *device, char *uuid, size_t uuid_len, struct err *e
 /* Validate a token JSON string; errors name the field. */
 int luks_token_validate(const char *json, struct luks_token_info *info, struct err *e);
 
+/* What `cvmboot tokens` shows of a volume (luks_tokens.c). */
+#define LUKS_MAX_SLOTS 32
+struct luks_token_entry {
+	struct luks_token_info info; /* token_id always set; the rest only when valid */
+	bool valid;
+	char error[256];             /* why an invalid token was refused */
+};
+struct luks_token_list {
+	char uuid[64];
+	int keyslots[LUKS_MAX_SLOTS]; /* the active keyslots */
+	int n_keyslots;
+	struct luks_token_entry tokens[LUKS_MAX_SLOTS]; /* every token of type cvmboot */
+	int n_tokens;
+};
+
+/* The active keyslots and cvmboot tokens of device; free *out with free(). */
+int luks_list_tokens(const char *device, struct luks_token_list **out, struct err *e);
+
+/* Remove the cvmboot token of device and its keyslot (resource, when not
+ * NULL, must be the one it names); never the volume's last keyslot. 0
+ * removed (removed says what), 1 no cvmboot token, else the error code. */
+int luks_disenroll(const char *device, const char *resource, struct luks_token_info *removed,
+		   struct err *e);
+
 #endif

@@ -13,6 +13,7 @@ pkgs=(
   valgrind openssl curl socat time
   clang libfuzzer-14-dev
   systemd systemd-boot-efi sbsigntool binutils cpio
+  ansible-core ansible ansible-lint
 )
 if [ "${1:-}" = "--vm" ] || [ "${CVMBOOT_VM_DEPS:-0}" = 1 ]; then
   pkgs+=(dracut dracut-network qemu-system-x86 qemu-utils linux-image-amd64

@@ -214,15 +214,16 @@ def make_luks_image(env, key, resource_path, urls, passphrase=b"initial-pass"):
     return img
 
 
-def run_case(cases, argv):
-    """Entry point: run the named case, print the verdict, exit 0/1 (77 = skip)."""
+def run_case(cases, argv, make_env=None):
+    """Entry point: run the named case, print the verdict, exit 0/1 (77 = skip).
+    make_env(name) builds the case's world (default Env: .cleanup(), .dump())."""
     if len(argv) != 2 or argv[1] not in cases:
         sys.stderr.write("usage: %s CASE\ncases: %s\n" % (argv[0], " ".join(sorted(cases))))
         return 2
     if "CVMBOOT_BIN" not in os.environ:
         sys.stderr.write("CVMBOOT_BIN not set\n")
         return 2
-    env = Env(argv[1])
+    env = (make_env or Env)(argv[1])
     try:
         cases[argv[1]](env)
     except CheckFailed as exc:

@@ -7,6 +7,7 @@
           [--verifier-option KEY=VALUE ...] [--challenge-extra-params JSON]
           [--attest-capacity N --attest-cost-ms T [--overload-status 503|429]
            [--overload-retry-after S|none]]
+          [--admin-public-key PEM] [--admin-role ROLE]
 Prints "READY <port>" once listening, serves until SIGTERM. See faults.py for --fault."""
 
 import argparse
@@ -37,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
 
 import initdata  # noqa: E402
+import admin  # noqa: E402
 import jcs  # noqa: E402
 import jose  # noqa: E402
 import jwe  # noqa: E402
@@ -407,6 +409,8 @@ class Kbs:
 # ---------------------------------------------------------------- HTTP layer
 
 def classify(method, path):
+    if admin.is_admin(method, path):
+        return "admin"
     if path == "/kbs/v0/auth" and method == "POST":
         return "auth"
     if path == "/kbs/v0/attest" and method == "POST":
@@ -545,6 +549,8 @@ class Handler(BaseHTTPRequestHandler):
                 return kbs.attest(self.headers, body, entry)
             if endpoint == "resource":
                 return kbs.resource(path, self.headers, entry)
+            if endpoint == "admin":
+                return self._admin(method, path, body, entry)
             segs = path.split("/")
             if len(segs) >= 4 and segs[1:3] == ["kbs", "v0"] and segs[3] not in (
                     "auth", "attest", "resource"):
@@ -561,6 +567,14 @@ class Handler(BaseHTTPRequestHandler):
             return Response(500, json_body({"type": ERROR_PREFIX + "InternalError",
                                             "detail": "test KBS bug"}),
                             [("Content-Type", "application/json")], "InternalError")
+
+    def _admin(self, method, path, body, entry):
+        try:
+            status, payload, ctype = self.server.state.admin.handle(method, path, self.headers,
+                                                                    body, entry)
+        except admin.AdminError as exc:
+            raise Problem(exc.type_name, exc.detail, exc.status)
+        return Response(status, payload, [("Content-Type", ctype)] if ctype else [])
 
     def _send(self, resp, endpoint, entry):
         """Apply the answer-shaping faults, log the request, then write the answer.
@@ -650,6 +664,7 @@ def parse_args(argv):
                         '\'{"selected-hash-algorithm":"sha384"}\'')
     p.add_argument("-v", "--verbose", action="store_true")
     overload.add_arguments(p)
+    admin.add_arguments(p)
     return p.parse_args(argv)
 
 
@@ -667,6 +682,8 @@ def main(argv=None):
     except ValueError as exc:
         sys.stderr.write("kbs: %s\n" % exc)
         return 2
+    state.admin = admin.AdminApi(args.admin_public_key, args.admin_role, args.resources,
+                                 args.workdir)
     tls_context = None if args.http else make_tls_material(args.workdir)
     server = KbsServer((args.bind, args.port), state, tls_context)
 

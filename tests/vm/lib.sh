@@ -314,7 +314,7 @@ provision_vtpm() {
 VM_CMDLINE="root=/dev/mapper/root rw console=ttyS0 panic=-1 rd.luks=0 rd.shell=0 rd.emergency=poweroff systemd.show_status=1"
 
 # vm_boot NAME LIMIT_S NET CMDLINE_EXTRA: one QEMU boot ($INITRD, default
-# $work/initrd.img), serial console in
+# $work/initrd.img; $ROOT_IMG, default $work/root.img), serial console in
 # $work/NAME.console with "<ms since QEMU start> <line>" per line.
 # NET: "kbs" (10.0.2.100:443 leads to the TLS front) or "none" (nothing there).
 # With $UKI set: boots that UKI under OVMF instead (uefi_media in uki.sh;
@@ -335,7 +335,7 @@ vm_boot() {
   set +e
   timeout --kill-after=5 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 \
     -display none -monitor none -serial stdio -no-reboot -nodefaults \
-    "${media[@]}" -drive "file=$work/root.img,format=raw,if=virtio" \
+    "${media[@]}" -drive "file=${ROOT_IMG:-$work/root.img},format=raw,if=virtio" \
     -netdev "$netdev" -device virtio-net-pci,netdev=n0,romfile= \
     -chardev "socket,id=chrtpm,path=$tpmdir/sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \
     -device tpm-tis,tpmdev=tpm0 \

@@ -8,7 +8,8 @@
 # `tests/vm/run.sh --demo` (scripts/demo.sh --vm): one good boot, showing the
 # console lines that matter, the checks and the timeline.
 # Environment: CVMBOOT_VM_SCENARIOS (default "ok deny unreachable wrongkey
-#   emergency disabled retry tokens uki"; uki: tests/vm/uki.sh), CVMBOOT_VM_TEE (tpm or sample, default tpm),
+#   emergency disabled retry tokens uki ansible"; uki: tests/vm/uki.sh, ansible:
+#   tests/vm/ansible.sh), CVMBOOT_VM_TEE (tpm or sample, default tpm),
 #   CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_KEEP=1 keeps the
 #   work directory, CVMBOOT_VM_BUILD (default build-vm).
 set -euo pipefail
@@ -16,7 +17,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
 build=${CVMBOOT_VM_BUILD:-$src/build-vm}
-scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry tokens uki}
+scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry tokens uki ansible}
 ok_boots=${CVMBOOT_VM_OK_BOOTS:-3}
 demo=0
 if [ "${1:-}" = --demo ]; then
@@ -40,6 +41,7 @@ cleanup() {
 trap cleanup EXIT
 . "$src/tests/vm/lib.sh"
 . "$src/tests/vm/uki.sh"
+. "$src/tests/vm/ansible.sh"
 
 passed=0 failed=0
 pass() { passed=$((passed + 1)); printf 'ok   %s\n' "$*"; }
