@@ -14,6 +14,7 @@ pkgs=(
   clang libfuzzer-14-dev
   systemd systemd-boot-efi sbsigntool binutils cpio
   ansible-core ansible ansible-lint
+  rpm rpmlint git
 )
 if [ "${1:-}" = "--vm" ] || [ "${CVMBOOT_VM_DEPS:-0}" = 1 ]; then
   pkgs+=(dracut dracut-network qemu-system-x86 qemu-utils linux-image-amd64

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: the hardened build's suites (unit, kbs, luks, tee,
-# integration, ansible), the same suites under ASan+UBSan (ansible aside: it
-# drives the same binary through ansible-playbook and is slow), the C suites
-# under valgrind, the fuzz harnesses (clang build), and the VM boot suite.
-# Ends with the line "N passed, M failed".
+# integration, ansible, rpm), the same suites under ASan+UBSan (ansible and
+# rpm aside: they drive the same binary through ansible-playbook, or build
+# their own packages, and are slow), the C suites under valgrind, the fuzz
+# harnesses (clang build), and the VM boot suite. Ends with the line
+# "N passed, M failed".
 #   scripts/test.sh            everything
 #   CVMBOOT_SKIP_VM=1 scripts/test.sh   everything but the VM suite (quick local loop)
 set -uo pipefail
@@ -36,7 +37,7 @@ CC=clang scripts/build.sh build-fuzz -Dfuzz=true || fuzz_ok=0
 if [ $build_ok = 1 ]; then
   run_meson_suites default build
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    run_meson_suites asan build-asan --no-suite ansible
+    run_meson_suites asan build-asan --no-suite ansible --no-suite rpm
   vg="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
   run_meson_suites valgrind build --suite unit --suite luks --wrapper "$vg"
   # The agent itself under valgrind through a few whole runs: success (EC keys;
