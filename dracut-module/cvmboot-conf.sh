@@ -3,12 +3,12 @@
 # key of cvmboot.conf (INI) and turn its durations into seconds. POSIX sh,
 # builtins only (the generator runs before anything else in the initrd).
 
-# cvmboot_ini_get FILE SECTION KEY: prints the last value of KEY in [SECTION]
-# (empty when absent). Full-line ;/# comments and inline comments (a ';'
+# cvmboot_ini_get FILE SECTION KEY [all]: prints the last value of KEY in
+# [SECTION] (empty when absent), or with "all" every value, one per line. Full-line ;/# comments and inline comments (a ';'
 # after a blank) are dropped, as the agent's parser does; an inline '#' is
 # part of the value.
 cvmboot_ini_get() {
-    _f=$1 _want_s=$2 _want_k=$3 _sect= _val=
+    _f=$1 _want_s=$2 _want_k=$3 _all=${4:-} _sect= _val=
     [ -r "$_f" ] || return 0
     while IFS= read -r _line || [ -n "$_line" ]; do
         _line=${_line%%[[:space:]];*}
@@ -26,8 +26,9 @@ cvmboot_ini_get() {
         [ "$_k" = "$_want_k" ] || continue
         _val=${_line#*=}
         _val=${_val#"${_val%%[![:space:]]*}"}
+        [ "$_all" = all ] && printf '%s\n' "$_val"
     done < "$_f"
-    printf '%s\n' "$_val"
+    [ "$_all" = all ] || printf '%s\n' "$_val"
 }
 
 # cvmboot_ini_count FILE PREFIX: number of sections whose name starts with PREFIX.
@@ -62,11 +63,17 @@ cvmboot_seconds() {
     fi
 }
 
-# cvmboot_cmdline_get CMDLINE KEY: value of the last KEY=VALUE word.
+# cvmboot_cmdline_get CMDLINE KEY [all]: value of the last KEY=VALUE word,
+# or with "all" every such value, one per line.
 cvmboot_cmdline_get() {
     _v=
     for _w in $1; do
-        case $_w in "$2="*) _v=${_w#"$2="} ;; esac
+        case $_w in
+            "$2="*)
+                _v=${_w#"$2="}
+                [ "${3:-}" = all ] && printf '%s\n' "$_v"
+                ;;
+        esac
     done
-    printf '%s\n' "$_v"
+    [ "${3:-}" = all ] || printf '%s\n' "$_v"
 }

@@ -100,6 +100,7 @@ install() {
 
     inst_simple "$moddir/cvmboot-conf.sh" /usr/lib/cvmboot/cvmboot-conf.sh
     inst_script "$moddir/cvmboot-generator" "$systemdutildir/system-generators/cvmboot-generator"
+    inst_script "$moddir/cvmboot-wait-network.sh" /usr/lib/cvmboot/cvmboot-wait-network
     inst_simple "$moddir/cvmboot.service" "$systemdsystemunitdir/cvmboot.service"
     inst_hook cmdline 90 "$moddir/cvmboot-cmdline.sh"
     if dracut_module_included "systemd-networkd"; then

@@ -143,6 +143,7 @@ drwxr-xr-x /usr/lib/dracut/modules.d/90cvmboot
 -rwxr-xr-x /usr/lib/dracut/modules.d/90cvmboot/cvmboot-cmdline.sh
 -rwxr-xr-x /usr/lib/dracut/modules.d/90cvmboot/cvmboot-conf.sh
 -rwxr-xr-x /usr/lib/dracut/modules.d/90cvmboot/cvmboot-generator
+-rwxr-xr-x /usr/lib/dracut/modules.d/90cvmboot/cvmboot-wait-network.sh
 -rw-r--r-- /usr/lib/dracut/modules.d/90cvmboot/cvmboot.service
 -rwxr-xr-x /usr/lib/dracut/modules.d/90cvmboot/module-setup.sh
 EOF

@@ -173,6 +173,19 @@ if grep -qw vmtest.eventlog /proc/cmdline; then
   base64 -w 76 $log | sed 's/^/VMTEST eventlog /'
   echo "VMTEST eventlog-sha256=$(sha256sum < $log | cut -d' ' -f1)"
 fi
+# the initrd network on the guest's monotonic clock (s), from the journal:
+# NIC named, stack started, DHCP lease, route to the KBS seen,
+# network-online, agent up
+journalctl -b -o short-monotonic --no-pager 2>/dev/null | awk '
+  function first(k) { if (!(k in t)) t[k] = substr($1, 2) + 0 }
+  { sub(/^\[ */, "[") }
+  /renamed from eth0/ { first("nic") }
+  /Started (systemd-networkd|nm-initrd)\.service/ { first("stack") }
+  /DHCPv4 address|dhcp4 .*new lease/ { first("lease") }
+  /cvmboot: network: / { first("route") }
+  /Reached target network-online\.target/ { first("online") }
+  /cvmboot: TEE: .*attesting/ { first("agent") }
+  END { printf "VMTEST net-s=nic:%s stack:%s lease:%s route:%s online:%s agent:%s\n", t["nic"], t["stack"], t["lease"], t["route"], t["online"], t["agent"] }'
 EOF
   cat > "$d/etc/systemd/system/cvmboot-vmtest.service" <<'EOF'
 [Unit]
@@ -235,12 +248,21 @@ EOF
 
 # initrd_dracut MODULES...: sets initrd_env (environment) and initrd_args
 # (dracut options) of a slim --no-hostonly initramfs with these modules and
-# the configuration $GUEST_CONF (default $work/guest.conf).
+# the configuration $GUEST_CONF (default $work/guest.conf). With
+# CVMBOOT_VM_NET_WAIT=online (for comparisons only) cvmboot.service waits for
+# network-online.target as it did before cvmboot-wait-network.
 initrd_dracut() {
+  local include=()
+  if [ "${CVMBOOT_VM_NET_WAIT:-route}" = online ]; then
+    mkdir -p "$work/net-wait-online"
+    printf '[Unit]\nAfter=network-online.target\n[Service]\nExecStartPre=\n' \
+      > "$work/net-wait-online/90-wait-online.conf"
+    include=(--include "$work/net-wait-online" /etc/systemd/system/cvmboot.service.d)
+  fi
   mkdir -p "$work/dracut-confdir"
   initrd_env=(dracutbasedir="$work/dracut-base" CVMBOOT_BIN="$build/cvmboot"
     CVMBOOT_CONF="${GUEST_CONF:-$work/guest.conf}" CVMBOOT_CA_FILE="$work/front/ca.pem")
-  initrd_args=(--no-hostonly --no-early-microcode --conf /dev/null
+  initrd_args=(--no-hostonly --no-early-microcode --conf /dev/null "${include[@]}"
     --confdir "$work/dracut-confdir" --compress "zstd -3 -q -T0"
     -m "$*" --add-drivers "virtio_blk virtio_net virtio_pci ext4 dm_crypt tpm_tis")
 }
@@ -360,12 +382,31 @@ marker_ms() {
 TIMELINE_MARKERS=(
   "kernel start|Linux version"
   "initrd systemd|Welcome to .*Initramfs|systemd 2[0-9][0-9] running in system mode"
+  "NIC named|virtio_net virtio[0-9]+ [a-z0-9]+: renamed from eth0"
+  "cvmboot start|Starting cvmboot.service"
+  "route seen|cvmboot: network: "
   "network-online|Reached target .*Network is Online"
   "attested|cvmboot: attested to"
   "unlocked|cvmboot: unlocked"
   "switch-root|Welcome to Debian GNU/Linux [0-9]+ \\(bookworm\\)!"
   "workload up|CVMBOOT-WORKLOAD-UP"
 )
+
+# net_timeline NAME...: the initrd network per boot on the guest's own
+# clock (the journal's monotonic stamps, seconds): NIC named, network stack
+# started, DHCP lease, route to the KBS seen (cvmboot-wait-network),
+# network-online, agent started; and how long network-online came after the
+# lease (what waiting for it costs).
+net_timeline() {
+  local name
+  printf '%-6s %7s %7s %7s %7s %7s %7s %13s\n' "guest s" nic stack lease route online agent "online-lease"
+  for name in "$@"; do
+    grep -o 'VMTEST net-s=.*' "$work/$name.console" | head -n1 | sed 's/^VMTEST net-s=//' |
+      awk -v n="$name" '{ for (i = 1; i <= NF; i++) { split($i, kv, ":"); v[kv[1]] = kv[2] }
+        d = (v["lease"] != "" && v["online"] != "") ? sprintf("%+.2f", v["online"] - v["lease"]) : "-"
+        printf "%-6s %7s %7s %7s %7s %7s %7s %13s\n", n, v["nic"], v["stack"], v["lease"], v["route"], v["online"], v["agent"], d }'
+  done
+}
 
 # timeline NAME...: one row per marker, one column per boot, plus the median.
 timeline() {

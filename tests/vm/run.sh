@@ -8,16 +8,18 @@
 # `tests/vm/run.sh --demo` (scripts/demo.sh --vm): one good boot, showing the
 # console lines that matter, the checks and the timeline.
 # Environment: CVMBOOT_VM_SCENARIOS (default "ok deny unreachable wrongkey
-#   emergency disabled retry tokens uki ansible"; uki: tests/vm/uki.sh, ansible:
+#   emergency disabled retry tokens nm uki ansible"; uki: tests/vm/uki.sh, ansible:
 #   tests/vm/ansible.sh), CVMBOOT_VM_TEE (tpm or sample, default tpm),
-#   CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_KEEP=1 keeps the
+#   CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_NM_BOOTS (default 1),
+#   CVMBOOT_VM_NET_WAIT=online (cvmboot waits for network-online.target, as
+#   before cvmboot-wait-network: for timeline comparisons), CVMBOOT_VM_KEEP=1 keeps the
 #   work directory, CVMBOOT_VM_BUILD (default build-vm).
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
 build=${CVMBOOT_VM_BUILD:-$src/build-vm}
-scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry tokens uki ansible}
+scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry tokens nm uki ansible}
 ok_boots=${CVMBOOT_VM_OK_BOOTS:-3}
 demo=0
 if [ "${1:-}" = --demo ]; then
@@ -61,6 +63,7 @@ console_count_ge_le() {
 console_count_ge() { [ "$(grep -E -c -- "$2" "$work/$1.console")" -ge "$3" ]; }
 console_lacks() { ! grep -E -q -- "$2" "$work/$1.console"; }
 console_lacks_fixed() { ! grep -F -q -- "$2" "$work/$1.console"; }
+not_in_file() { ! grep -E -q -- "$1" "$2"; }
 # kbs_served NAME PATH: the KBS answered 200 for PATH in run NAME.
 kbs_served() {
   /usr/bin/python3 - "$work/$1.kbs/requests.jsonl" "$2" <<'EOF'
@@ -303,6 +306,38 @@ scenario_disabled() {
   check "disabled: the KBS got no request" kbs_untouched disabled
 }
 
+# One good boot with RHEL's initrd network stack: dracut's network-manager
+# module (NetworkManager + nm-initrd-generator, which turns the rd.neednet=1
+# cvmboot's cmdline hook sets into a DHCP connection) instead of
+# systemd-networkd. CVMBOOT_VM_NM_BOOTS (default 1) boots, for the timeline.
+nm_names=()
+scenario_nm() {
+  local i name
+  build_initrd "$work/initrd-nm.img" "$base_modules cvmboot network-manager"
+  lsinitrd "$work/initrd-nm.img" > "$work/initrd-nm.list" 2>/dev/null || true
+  check "nm: initramfs holds NetworkManager" grep -q "usr/sbin/NetworkManager" "$work/initrd-nm.list"
+  check "nm: initramfs holds nm-initrd-generator" grep -q "nm-initrd-generator" "$work/initrd-nm.list"
+  check "nm: initramfs has no systemd-networkd" not_in_file "lib/systemd/systemd-networkd$" "$work/initrd-nm.list"
+  check "nm: initramfs has no cvmboot .network file" not_in_file "99-cvmboot-default.network" "$work/initrd-nm.list"
+  for i in $(seq "${CVMBOOT_VM_NM_BOOTS:-1}"); do
+    name=nm$i
+    kbs_start "$name"
+    INITRD=$work/initrd-nm.img vm_boot "$name" 240 kbs ""
+    kbs_stop
+    nm_names+=("$name")
+    vm_log "boot $name: $(cat "$work/$name.wall") ms"
+    check "$name: boot finished (no timeout)" not_timed_out "$name"
+    check "$name: NetworkManager brought the network up" console_has "$name" "Started nm-initrd.service"
+    check "$name: systemd-networkd did not run" console_lacks "$name" "Started systemd-networkd.service"
+    check "$name: KBS served the LUKS key" kbs_served "$name" /kbs/v0/resource/default/luks/root
+    check "$name: cvmboot unlocked the root volume" console_has "$name" "cvmboot: unlocked .*\\(root\\)"
+    check "$name: root mounted from /dev/mapper/root" console_has "$name" "VMTEST root-source=/dev/mapper/root"
+    check "$name: workload read the certificate the KBS served" \
+      console_has "$name" "CVMBOOT-WORKLOAD-UP cert-sha256=$cert_sha key-bytes=[1-9][0-9]* env=from-config"
+    check "$name: no secret on the console" no_secret_on_console "$name"
+  done
+}
+
 for s in $scenarios; do
   vm_log "scenario $s"
   "scenario_$s"
@@ -321,6 +356,15 @@ if [ ${#ok_names[@]} -gt 0 ]; then
   for n in "${ok_names[@]}"; do
     printf '  %-5s %s\n' "$n" "$(grep -o 'VMTEST phases-ms=.*' "$work/$n.console" | head -n1 | cut -d= -f2-)"
   done
+fi
+if [ ${#nm_names[@]} -gt 0 ]; then
+  echo
+  echo "with NetworkManager in the initramfs:"
+  timeline "${nm_names[@]}"
+fi
+if [ $((${#ok_names[@]} + ${#nm_names[@]})) -gt 0 ]; then
+  echo
+  net_timeline "${ok_names[@]}" "${nm_names[@]}"
 fi
 echo
 echo "VM suite wall time: $(($(date +%s) - suite_t0)) s"

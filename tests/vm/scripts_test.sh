@@ -8,18 +8,8 @@ set -u
 src=${1:-${CVMBOOT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}}
 tmp=$(mktemp -d /tmp/cvmboot-scripts.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-# expect DESC ACTUAL EXPECTED
-expect() {
-    if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (got '$2', want '$3')"; fi
-}
-# has DESC FILE PATTERN / lacks DESC FILE PATTERN (grep -E)
-has() { if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1 ('$3' missing in $2)"; fi; }
-lacks() { if grep -Eq -- "$3" "$2"; then bad "$1 ('$3' found in $2)"; else ok "$1"; fi; }
+# shellcheck source=shcheck.sh
+. "$src/tests/vm/shcheck.sh"
 
 # ---- INI and duration helpers
 . "$src/dracut-module/cvmboot-conf.sh"
@@ -74,8 +64,8 @@ gen() { # CONF CMDLINE -> drop-in path
 d=$(gen "$tmp/a.conf" "quiet")
 has "generator: policy from the config (poweroff)" "$d" "^FailureAction=poweroff$"
 lacks "generator: poweroff has no emergency" "$d" "OnFailure="
-# 90 s x (2 resources + 1) + 30 s device default + 30 s
-has "generator: timeout from budget, resources, device wait" "$d" "^TimeoutStartSec=330s$"
+# 90 s x (network wait + attestation + 2 resources) + 30 s device default + 30 s
+has "generator: timeout from budget, resources, device wait" "$d" "^TimeoutStartSec=420s$"
 d=$(gen "$tmp/a.conf" "root=/dev/mapper/root rd.cvmboot.on_failure=retry")
 has "generator: cmdline overrides the config (retry)" "$d" "^Restart=on-failure$"
 has "generator: retry does not retry config errors" "$d" "^RestartPreventExitStatus=2 3 11$"
@@ -84,7 +74,7 @@ has "generator: retry never hits the start limit" "$d" "^StartLimitIntervalSec=0
 d=$(gen "$tmp/none.conf" "")
 has "generator: emergency is the default" "$d" "^OnFailure=emergency.target$"
 has "generator: emergency is irreversible" "$d" "^OnFailureJobMode=replace-irreversibly$"
-has "generator: default budget 120 s" "$d" "^TimeoutStartSec=180s$"
+has "generator: default budget 120 s" "$d" "^TimeoutStartSec=300s$"
 d=$(gen "$tmp/a.conf" "rd.cvmboot.on_failure=shell")
 has "generator: unknown policy falls back to emergency" "$d" "^OnFailure=emergency.target$"
 
@@ -118,5 +108,4 @@ printf '[workload]\ncommand = /x\n' > "$tmp/noimage.conf"
 CVMBOOT_CONF=$tmp/noimage.conf CVMBOOT_RUN_DIR=$tmp/run sh "$ws" args > "$tmp/ws.out" 2>&1
 expect "workload: no image is an error" "$?" 1
 
-echo "boot-scripts: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+report boot-scripts
