@@ -8,8 +8,8 @@
 # `tests/vm/run.sh --demo` (scripts/demo.sh --vm): one good boot, showing the
 # console lines that matter, the checks and the timeline.
 # Environment: CVMBOOT_VM_SCENARIOS (default "ok deny unreachable wrongkey
-#   emergency disabled retry tokens nm uki ansible"; uki: tests/vm/uki.sh, ansible:
-#   tests/vm/ansible.sh), CVMBOOT_VM_TEE (tpm or sample, default tpm),
+#   emergency disabled retry tokens nm ip uki ansible"; uki: tests/vm/uki.sh,
+#   ansible: tests/vm/ansible.sh), CVMBOOT_VM_TEE (tpm or sample, default tpm),
 #   CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_NM_BOOTS (default 1),
 #   CVMBOOT_VM_NET_WAIT=online (cvmboot waits for network-online.target, as
 #   before cvmboot-wait-network: for timeline comparisons), CVMBOOT_VM_KEEP=1 keeps the
@@ -19,7 +19,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
 build=${CVMBOOT_VM_BUILD:-$src/build-vm}
-scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry tokens nm uki ansible}
+scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry tokens nm ip uki ansible}
 ok_boots=${CVMBOOT_VM_OK_BOOTS:-3}
 demo=0
 if [ "${1:-}" = --demo ]; then
@@ -311,10 +311,14 @@ scenario_disabled() {
 # cvmboot's cmdline hook sets into a DHCP connection) instead of
 # systemd-networkd. CVMBOOT_VM_NM_BOOTS (default 1) boots, for the timeline.
 nm_names=()
-scenario_nm() {
-  local i name
+build_nm_initrd() {
+  [ -f "$work/initrd-nm.img" ] && return 0
   build_initrd "$work/initrd-nm.img" "$base_modules cvmboot network-manager"
   lsinitrd "$work/initrd-nm.img" > "$work/initrd-nm.list" 2>/dev/null || true
+}
+scenario_nm() {
+  local i name
+  build_nm_initrd
   check "nm: initramfs holds NetworkManager" grep -q "usr/sbin/NetworkManager" "$work/initrd-nm.list"
   check "nm: initramfs holds nm-initrd-generator" grep -q "nm-initrd-generator" "$work/initrd-nm.list"
   check "nm: initramfs has no systemd-networkd" not_in_file "lib/systemd/systemd-networkd$" "$work/initrd-nm.list"
@@ -335,6 +339,26 @@ scenario_nm() {
     check "$name: workload read the certificate the KBS served" \
       console_has "$name" "CVMBOOT-WORKLOAD-UP cert-sha256=$cert_sha key-bytes=[1-9][0-9]* env=from-config"
     check "$name: no secret on the console" no_secret_on_console "$name"
+  done
+}
+
+# A static ip= on the kernel command line instead of DHCP, with each stack
+# (systemd-network-generator, nm-initrd-generator): the address is the one
+# QEMU's DHCP would give, so the KBS at 10.0.2.100 is on the local link.
+scenario_ip() {
+  local name initrd
+  build_nm_initrd
+  for name in ip-networkd ip-nm; do
+    initrd=$work/initrd.img
+    [ "$name" = ip-nm ] && initrd=$work/initrd-nm.img
+    kbs_start "$name"
+    INITRD=$initrd vm_boot "$name" 240 kbs "ip=10.0.2.15::10.0.2.2:255.255.255.0::ens2:none"
+    kbs_stop
+    check "$name: boot finished (no timeout)" not_timed_out "$name"
+    check "$name: no DHCP in the initramfs" console_has "$name" "VMTEST net-s=nic:[0-9.]+ stack:[0-9.]+ lease: route:[0-9.]+"
+    check "$name: cvmboot unlocked the root volume" console_has "$name" "cvmboot: unlocked .*\\(root\\)"
+    check "$name: workload read the certificate the KBS served" \
+      console_has "$name" "CVMBOOT-WORKLOAD-UP cert-sha256=$cert_sha"
   done
 }
 
