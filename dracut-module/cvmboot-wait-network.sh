@@ -11,7 +11,7 @@
 # Cheap on a busy boot CPU: it sleeps on `ip monitor` (wakes on route and
 # address changes, and once a second to ask systemctl about
 # network-online.target); without ip, it polls every 100 ms. bash: read -t.
-set -u
+set -u -f # -f: URLs from the command line are never file name patterns
 
 conf=${CVMBOOT_CONF:-/etc/cvmboot/cvmboot.conf}
 cmdline_file=${CVMBOOT_CMDLINE:-/proc/cmdline}
