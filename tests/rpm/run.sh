@@ -133,6 +133,8 @@ drwxr-xr-x /usr/share/doc/cvmboot
 -rw-r--r-- /usr/share/doc/cvmboot/boot.md
 -rw-r--r-- /usr/share/doc/cvmboot/cvmboot.conf.example
 -rw-r--r-- /usr/share/doc/cvmboot/rhel.md
+drwxr-xr-x /usr/share/licenses/cvmboot
+-rw-r--r-- /usr/share/licenses/cvmboot/LICENSE
 -rw-r--r-- /usr/share/man/man5/cvmboot.conf.5
 -rw-r--r-- /usr/share/man/man8/cvmboot.8
 EOF
