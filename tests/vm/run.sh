@@ -326,7 +326,7 @@ scenario_nm() {
   for i in $(seq "${CVMBOOT_VM_NM_BOOTS:-1}"); do
     name=nm$i
     kbs_start "$name"
-    INITRD=$work/initrd-nm.img vm_boot "$name" 240 kbs ""
+    INITRD=$work/initrd-nm.img vm_boot "$name" 300 kbs ""
     kbs_stop
     nm_names+=("$name")
     vm_log "boot $name: $(cat "$work/$name.wall") ms"
@@ -352,7 +352,7 @@ scenario_ip() {
     initrd=$work/initrd.img
     [ "$name" = ip-nm ] && initrd=$work/initrd-nm.img
     kbs_start "$name"
-    INITRD=$initrd vm_boot "$name" 240 kbs "ip=10.0.2.15::10.0.2.2:255.255.255.0::ens2:none"
+    INITRD=$initrd vm_boot "$name" 300 kbs "ip=10.0.2.15::10.0.2.2:255.255.255.0::ens2:none"
     kbs_stop
     check "$name: boot finished (no timeout)" not_timed_out "$name"
     check "$name: no DHCP in the initramfs" console_has "$name" "VMTEST net-s=nic:[0-9.]+ stack:[0-9.]+ lease: route:[0-9.]+"
