@@ -68,7 +68,7 @@ def _config(workdir, kbs, run_dir, budget):
 
 
 def run_fleet(workdir, n, capacity=8, cost_ms=200, status=503, retry_after="1",
-              budget="120s", timeout=300):
+              budget="120s", timeout=300, gate_lib=None):
     """Start the test KBS (overload model on), release n agents at once, wait
     for all; returns a Fleet. Agents wait on one pipe: closing its write end
     starts them all in the same instant."""
@@ -85,26 +85,43 @@ def run_fleet(workdir, n, capacity=8, cost_ms=200, status=503, retry_after="1",
         cmdline = os.path.join(workdir, "cmdline")
         with open(cmdline, "w", encoding="utf-8"):
             pass
-        agents, procs = _start(binary, config, cmdline, workdir, n)
+        agents, procs = _start(binary, config, cmdline, workdir, n, gate_lib)
         released_at = _release_and_wait(agents, procs, timeout)
         return Fleet(n, capacity, cost_ms, agents, kbs.requests(), secret, released_at)
     finally:
         kbs.stop()
 
 
-def _start(binary, config, cmdline, workdir, n):
+def _start(binary, config, cmdline, workdir, n, gate_lib):
+    """Each agent waits on the gate pipe: before it is executed (a shell's
+    `read`), or with gate_lib (bench/fleet_gate.c, LD_PRELOAD) after its
+    libraries are loaded."""
     gate_r, gate_w = os.pipe()
     agents, procs = [], {}
+    argv = [binary, "--config", config, "--cmdline", cmdline, "get-resource", RESOURCE]
+    env, ready_r, ready_w = None, None, None
+    if gate_lib:
+        ready_r, ready_w = os.pipe()
+        env = dict(os.environ, LD_PRELOAD=gate_lib, FLEET_READY_FD=str(ready_w))
+    else:
+        argv = ["/bin/sh", "-c", 'read _ || true; exec "$@"', "sh"] + argv
     for i in range(n):
         agent = Agent(i, os.path.join(workdir, "out.%d" % i), os.path.join(workdir, "err.%d" % i))
         with open(agent.out_path, "wb") as out, open(agent.err_path, "wb") as err:
-            proc = subprocess.Popen(
-                ["/bin/sh", "-c", 'read _ || true; exec "$@"', "sh", binary, "--config", config,
-                 "--cmdline", cmdline, "get-resource", RESOURCE],
-                stdin=gate_r, stdout=out, stderr=err)
+            proc = subprocess.Popen(argv, stdin=gate_r, stdout=out, stderr=err, env=env,
+                                    pass_fds=(ready_w,) if gate_lib else ())
         agents.append(agent)
         procs[proc.pid] = (proc, agent)
     os.close(gate_r)
+    if gate_lib:
+        os.close(ready_w)
+        ready = 0
+        while ready < n:  # every agent loaded, waiting at the gate
+            got = os.read(ready_r, n - ready)
+            if not got:
+                raise RuntimeError("only %d of %d agents reached the gate" % (ready, n))
+            ready += len(got)
+        os.close(ready_r)
     return agents, (procs, gate_w)
 
 
