@@ -61,6 +61,8 @@ static int run_plymouth(const char *arg1, const char *arg2)
 			rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 			break;
 		}
+		if (r < 0 && errno == ECHILD)
+			break; /* reaped elsewhere (SIGCHLD ignored): nothing to kill */
 		if ((r < 0 && errno != EINTR) || monotonic_ms() >= deadline) {
 			kill(pid, SIGKILL);
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)

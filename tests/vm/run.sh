@@ -13,7 +13,9 @@
 #   CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_NM_BOOTS (default 1),
 #   CVMBOOT_VM_NET_WAIT=online (cvmboot waits for network-online.target, as
 #   before cvmboot-wait-network: for timeline comparisons), CVMBOOT_VM_KEEP=1 keeps the
-#   work directory, CVMBOOT_VM_BUILD (default build-vm).
+#   work directory, CVMBOOT_VM_BUILD (default build-vm), CVMBOOT_VM_TIME_SCALE
+#   (default 1: multiplies every boot's time limit and wall-time bound, for
+#   a host loaded by other work).
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -92,7 +94,7 @@ EOF2
 }
 # kbs_untouched NAME: the KBS got no request at all.
 kbs_untouched() { [ ! -s "$work/$1.kbs/requests.jsonl" ]; }
-wall_le() { [ "$(cat "$work/$1.wall")" -le $(($2 * 1000)) ]; }
+wall_le() { [ "$(cat "$work/$1.wall")" -le $(($2 * ${CVMBOOT_VM_TIME_SCALE:-1} * 1000)) ]; }
 not_timed_out() { [ ! -e "$work/$1.timedout" ]; }
 
 # ---------------------------------------------------------------- build
