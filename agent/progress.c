@@ -94,6 +94,7 @@ static void plymouth_show(const char *line, bool replace)
 		snprintf(shown, sizeof(shown), "%s", line);
 }
 
+__attribute__((format(printf, 3, 0)))
 static void emit(int priority, bool replace, const char *fmt, va_list ap)
 {
 	char line[sizeof(shown) - 16], text[sizeof(shown)];
