@@ -624,8 +624,8 @@ def uki(w):
 
 @case
 def uki_check(w):
-    """cvmboot_uki: an unknown key and a two-line command line are refused
-    before any change; check mode on a bare system reports changes and
+    """cvmboot_uki: an unknown key, a two-line command line and osrel without
+    initrd are refused before any change; check mode on a bare system reports changes and
     builds nothing."""
     spec, more = uki_spec(w)
     p = w.play("tests_uki.yml", test_uki=dict(spec, cmdlin="quiet"), **more)
@@ -635,12 +635,59 @@ def uki_check(w):
     p = w.play("tests_uki.yml", test_uki=dict(spec, cmdline="quiet\ninit=/bin/sh"), **more)
     check(p.rc != 0 and "one line of printable ASCII" in p.out, "a two-line cmdline: %r" % p)
     check(p.changed == 0 and not os.path.exists(w.conf), "changes before the refusal")
+    no_initrd = {k: v for k, v in spec.items() if k != "initrd"}
+    p = w.play("tests_uki.yml", test_uki=no_initrd, **more)
+    check(p.rc != 0 and "osrel needs it" in p.out, "osrel without initrd: %r" % p)
+    check(p.changed == 0 and not os.path.exists(w.conf), "changes before the refusal")
 
     p = w.play("tests_uki.yml", check_mode=True, test_uki=spec, **more)
     check(p.rc == 0 and p.changed > 0, "check mode: want changes: %r" % p)
     check(not os.path.exists(spec["path"]) and not os.path.exists(more["test_rv_dest"])
           and not os.path.exists(w.conf), "check mode built or wrote something")
     check("is not built yet (check mode)" in p.out, "check mode does not say why no values")
+
+
+@case
+def uki_dracut(w):
+    """cvmboot_uki without an initramfs: build-uki runs dracut with the
+    drop-in the role wrote (--confdir), the source tree's module 90cvmboot and
+    no kernel modules (speed); the UKI's initramfs holds the agent and the
+    role's configuration, its command line rd.neednet=1 and the given one."""
+    spec, more = uki_spec(w)
+    del spec["initrd"], spec["osrel"]
+    spec["dracut_args"] = ["--no-hostonly", "--no-early-microcode", "--no-kernel",
+                           "--compress", "cat"]
+    base = w.path("dracut-base")
+    os.makedirs(os.path.join(base, "modules.d"))
+    for name in os.listdir("/usr/lib/dracut"):
+        if name != "modules.d":
+            os.symlink(os.path.join("/usr/lib/dracut", name), os.path.join(base, name))
+    for name in os.listdir("/usr/lib/dracut/modules.d"):
+        os.symlink(os.path.join("/usr/lib/dracut/modules.d", name),
+                   os.path.join(base, "modules.d", name))
+    os.symlink(os.path.join(SRC, "dracut-module"), os.path.join(base, "modules.d", "90cvmboot"))
+    more["__cvmboot_uki_environment"] = {
+        "dracutbasedir": base, "CVMBOOT_BIN": CVMBOOT, "CVMBOOT_CONF": w.conf,
+        "CVMBOOT_CA_FILE": os.path.join(w.etc, "cvmboot", "kbs-ca.pem")}
+    more["__cvmboot_uki_dracut_args"] = ["--conf", "/dev/null", "--confdir",
+                                         os.path.join(w.etc, "dracut.conf.d")]
+    t = time.time()
+    p = w.play("tests_uki.yml", test_uki=spec, **more)
+    check(p.rc == 0 and p.failed == 0, "run failed: %r" % p)
+    print("run with dracut: %.1f s" % (time.time() - t))
+    check(w.rebuilds() == 0, "the loose initramfs was rebuilt too")
+    secs = uki_sections(w, spec["path"])
+    words = secs[".cmdline"].rstrip(b"\0").decode().split()
+    check(words == ["rd.neednet=1"] + spec["cmdline"].split(), ".cmdline: %r" % words)
+    initrd = w.path("section.initrd")
+    listing = subprocess.run(["lsinitrd", initrd], capture_output=True, text=True,
+                             errors="replace").stdout
+    check("usr/bin/cvmboot" in listing, "no agent in the UKI's initramfs: %s" % listing[-3000:])
+    conf = subprocess.run(["lsinitrd", "-f", "etc/cvmboot/cvmboot.conf", initrd],
+                          capture_output=True, text=True, errors="replace").stdout
+    with open(w.conf) as f:
+        check(conf == f.read(), "the UKI's initramfs does not hold the role's configuration")
+    check_reference_values(w, p, spec["path"], more["test_rv_dest"])
 
 
 def make_world(name):
