@@ -11,9 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "advice.h"
 #include "commands.h"
 #include "log.h"
 #include "luks.h"
+#include "progress.h"
 #include "retry.h"
 #include "secrets.h"
 #include "session.h"
@@ -294,6 +296,8 @@ int cmd_boot(struct config *cfg, int argc, char **argv)
 		log_error("usage: cvmboot boot [--no-activate]");
 		return CVM_E_USAGE;
 	}
+	/* the boot job's waits and failure show on the splash too */
+	progress_use_plymouth(true);
 	status_init(&st, "boot");
 	rc = run_boot(cfg, no_activate, &plan, &st, &e);
 	plan_wipe(&plan);
@@ -303,7 +307,11 @@ int cmd_boot(struct config *cfg, int argc, char **argv)
 	st.exit_code = rc;
 	if (rc) {
 		snprintf(st.reason, sizeof(st.reason), "%s", e.msg);
-		log_error("boot failed (%s): %s", err_code_name(rc), e.msg);
+		char advice[1024];
+
+		progress_msg(LOG_ERR, "boot failed (%s): %s", err_code_name(rc), e.msg);
+		if (advice_for(&e, advice, sizeof(advice))[0])
+			progress_keep(LOG_ERR, "%s", advice);
 	} else {
 		log_notice("boot job done: %d resource(s) fetched, %d volume(s) %s in %lld ms",
 			   st.n_resources, st.n_volumes, no_activate ? "verified" : "unlocked",

@@ -145,10 +145,12 @@ static int apply_option(struct config *c, const char *key, const char *val, bool
 	if (!strncmp(key, "resource.", 9))
 		return apply_resource(c, key + 9, val, e);
 	if (!strcmp(key, "tee")) {
+		char why[256];
+
 		if (need_value(key, val, e))
 			return e->code;
-		if (config_check_tee_name(val) < 0)
-			return err_set(e, CVM_E_CONFIG, PREFIX_DOT "tee: unknown TEE '%.80s'", val);
+		if (config_check_tee_name(val, why, sizeof(why)) < 0)
+			return err_set(e, CVM_E_CONFIG, PREFIX_DOT "tee: %s", why);
 		return copy_value(key, c->tee, sizeof(c->tee), val, e);
 	}
 	if (!strcmp(key, "key_algorithm")) {

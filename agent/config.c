@@ -145,11 +145,11 @@ int config_parse_failure_policy(const char *s, enum failure_policy *out)
 	return 0;
 }
 
-/* The TEE names of tee/registry.c, plus "auto". */
-/* "auto" or a backend in the TEE registry: one list, no copy to keep in step. */
-int config_check_tee_name(const char *s)
+/* "auto" or a backend in the TEE registry: one list, no copy to keep in
+ * step; why says what is wrong (unknown, or not built into this binary). */
+int config_check_tee_name(const char *s, char *why, size_t why_len)
 {
-	return strcmp(s, "auto") == 0 || tee_by_name(s) ? 0 : -1;
+	return tee_check_name(s, why, why_len);
 }
 
 /* http(s)://host[:port][/path] with no credentials, query, fragment or spaces. */
@@ -295,8 +295,10 @@ static int validate_kbs(const struct config *c, struct err *e)
 
 static int validate_dirs(const struct config *c, struct err *e)
 {
-	if (config_check_tee_name(c->tee) < 0)
-		return err_set(e, CVM_E_CONFIG, "unknown TEE '%s'", c->tee);
+	char why[256];
+
+	if (config_check_tee_name(c->tee, why, sizeof(why)) < 0)
+		return err_set(e, CVM_E_CONFIG, "%s", why);
 	if (c->seal_pcr < -1 || c->seal_pcr > 23)
 		return err_set(e, CVM_E_CONFIG, "seal_pcr must be -1 to 23");
 	if (c->run_dir[0] != '/' || c->secrets_dir[0] != '/')

@@ -207,9 +207,10 @@ static int set_tpm_handle(struct config *c, const struct key_def *k, const char 
 static int set_tee(struct config *c, const struct key_def *k, const char *v, bool first,
 		   struct err *e)
 {
-	if (config_check_tee_name(v) < 0)
-		return err_set(e, CVM_E_CONFIG, "unknown TEE '" VALUE_SHOWN
-			       "' (auto, sample, snp, tdx, tpm, az-snp-vtpm, az-tdx-vtpm)", v);
+	char why[256];
+
+	if (config_check_tee_name(v, why, sizeof(why)) < 0)
+		return err_set(e, CVM_E_CONFIG, "%s", why);
 	return set_string(c, k, v, first, e);
 }
 

@@ -12,6 +12,7 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 	if (!e)
 		return code;
 	e->code = code;
+	e->kbs_said[0] = '\0';
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);

@@ -24,6 +24,10 @@ enum cvm_exit {
 struct err {
 	int code;
 	char msg[1024];
+	/* What the KBS itself said when it refused: "PolicyDeny: <detail>"
+	 * (its problem type and detail, printable); empty when the error did
+	 * not come from a KBS problem answer. err_set clears it. */
+	char kbs_said[640];
 };
 
 /* Set the error (overwriting any previous one); returns code. */

@@ -15,6 +15,7 @@
 #include "jwe.h"
 #include "kbs_parse.h"
 #include "log.h"
+#include "progress.h"
 #include "retry.h"
 #include "teekey.h"
 
@@ -41,6 +42,7 @@ struct kbs {
 	bool attested;
 	int attest_sends;    /* /attest requests sent on that session */
 	int busy_in_a_row;   /* 429/503 answers in a row from the current KBS */
+	int failures;        /* failed exchanges of the operation under way */
 	long long token_expiry;
 	const struct retry *budget; /* of the operation under way: bounds each request */
 	struct kbs_try tries[CFG_MAX_URLS];
@@ -120,7 +122,7 @@ static bool is_busy(long status)
 static void classify(const struct kbs *k, const struct http_response *r, const char *what,
 		     struct attempt *a)
 {
-	char problem[700];
+	char problem[700], said[sizeof(a->e.kbs_said)];
 
 	a->status = r->status;
 	a->retry_after_ms = r->retry_after_ms;
@@ -139,7 +141,8 @@ static void classify(const struct kbs *k, const struct http_response *r, const c
 		err_set(&a->e, CVM_E_NETWORK, "%s: %s", what, r->transport_error);
 	} else if (r->status == 200) {
 		a->o = DONE;
-	} else if (is_retryable(r->status, describe_problem(r, problem, sizeof(problem)))) {
+	} else if (is_retryable(r->status, describe_problem(r, problem, sizeof(problem), said,
+							    sizeof(said)))) {
 		a->o = RETRY;
 		err_set(&a->e, CVM_E_NETWORK, "%s: %s", what, problem);
 	} else {
@@ -147,6 +150,7 @@ static void classify(const struct kbs *k, const struct http_response *r, const c
 		err_set(&a->e, r->status == 404 ? CVM_E_RESOURCE :
 			r->status == 400 ? CVM_E_PROTOCOL : CVM_E_REFUSED, "%s: refused: %s", what,
 			problem);
+		snprintf(a->e.kbs_said, sizeof(a->e.kbs_said), "%s", said);
 	}
 }
 
@@ -329,6 +333,27 @@ static int budget_spent(struct kbs *k, const struct retry *rt, const struct atte
 	return final_error(k, last, what, e);
 }
 
+/* One line per failed exchange, for a person at the console: "waiting
+ * for the KBS: attempt 3 failed (attestation at URL: why); retrying in
+ * 1.2 s, 55.0 s of the 60.0 s retry budget left" ("trying URL in" when the
+ * next attempt goes to another KBS). */
+static void report_wait(struct kbs *k, const struct retry *rt, const struct attempt *a,
+			const char *what, int from, long delay)
+{
+	char next[224], in[32], left[32], budget[32];
+
+	if (k->url_idx == from)
+		snprintf(next, sizeof(next), "retrying");
+	else
+		snprintf(next, sizeof(next), "trying %.200s", kbs_url(k));
+	progress_seconds(delay, in, sizeof(in));
+	progress_seconds(retry_remaining_ms(rt), left, sizeof(left));
+	progress_seconds(rt->budget_ms, budget, sizeof(budget));
+	progress_msg(LOG_WARNING, "waiting for the KBS: attempt %d failed (%s at %.200s: %.300s); "
+		     "%s in %s, %s of the %s retry budget left", k->failures, what,
+		     k->cfg->urls[from], a->e.msg, next, in, left, budget);
+}
+
 /* After an exchange that failed but is not final: decide whether and where
  * to go on. A transport error, a gateway error or a certificate that does
  * not verify moves to the next KBS at once; a busy KBS is asked again, on
@@ -342,6 +367,7 @@ static int after_failure(struct kbs *k, struct retry *rt, const struct attempt *
 	long delay = 0;
 
 	snprintf(k->tries[from].why, sizeof(k->tries[from].why), "%.319s", a->e.msg);
+	k->failures++;
 	if (a->o == RENEW) {
 		log_notice("%s at %s: %s; the session is gone, starting a new one", what,
 			   kbs_url(k), a->e.msg);
@@ -363,8 +389,7 @@ static int after_failure(struct kbs *k, struct retry *rt, const struct attempt *
 		k->busy_in_a_row = 0;
 		drop_session(k);
 	}
-	log_warn("%s at %s failed (%s); %s %s in %ld ms", what, k->cfg->urls[from], a->e.msg,
-		 to == from ? "retrying" : "trying", kbs_url(k), delay);
+	report_wait(k, rt, a, what, from, delay);
 	sleep_ms(delay);
 	return retry_remaining_ms(rt) > 0 ? 0 : budget_spent(k, rt, a, e);
 }
@@ -393,6 +418,7 @@ static void begin_operation(struct kbs *k, struct retry *rt)
 	retry_init(rt, k->cfg->backoff_base_ms, k->cfg->backoff_cap_ms, k->cfg->retry_budget_ms);
 	k->budget = rt;
 	k->busy_in_a_row = 0;
+	k->failures = 0;
 	for (int i = 0; i < k->cfg->n_urls; i++)
 		if (!k->tries[i].tls_refused)
 			k->tries[i].why[0] = '\0';

@@ -22,9 +22,12 @@ static void sanitize(const char *in, char *out, size_t out_len)
 }
 
 /* Describe a non-200 answer as "HTTP 401 PolicyDeny: <detail>" from its
- * RFC 7807 body (or just the status); returns whether the body carried a
- * KBS problem type, i.e. came from the KBS itself rather than a proxy. */
-bool describe_problem(const struct http_response *r, char *out, size_t out_len)
+ * RFC 7807 body (or just the status), and in SAID (may be NULL) as the KBS
+ * put it, "PolicyDeny: <detail>" (empty without a KBS problem type);
+ * returns whether the body carried a KBS problem type, i.e. came from the
+ * KBS itself rather than a proxy. */
+bool describe_problem(const struct http_response *r, char *out, size_t out_len, char *said,
+		      size_t said_len)
 {
 	char type[128] = "", detail[512] = "";
 	json_t *j = r->body ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
@@ -40,6 +43,11 @@ bool describe_problem(const struct http_response *r, char *out, size_t out_len)
 			 detail[0] ? detail : "(no detail)");
 	else
 		snprintf(out, out_len, "HTTP %ld (no problem details)", r->status);
+	if (said && said_len) {
+		said[0] = '\0';
+		if (from_kbs && type[0])
+			snprintf(said, said_len, "%s: %s", type, detail[0] ? detail : "(no detail)");
+	}
 	return from_kbs;
 }
 

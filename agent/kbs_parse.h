@@ -11,9 +11,12 @@
 #include "http.h"
 
 /* Describe a non-200 answer as "HTTP 401 PolicyDeny: <detail>" from its
- * RFC 7807 body (or just the status); returns whether the body carried a
- * KBS problem type, i.e. came from the KBS itself rather than a proxy. */
-bool describe_problem(const struct http_response *r, char *out, size_t out_len);
+ * RFC 7807 body (or just the status), and in said (NULL: not wanted) as
+ * the KBS put it, "PolicyDeny: <detail>", empty without a KBS problem
+ * type; returns whether the body carried a KBS problem type, i.e. came
+ * from the KBS itself rather than a proxy. */
+bool describe_problem(const struct http_response *r, char *out, size_t out_len, char *said,
+		      size_t said_len);
 /* The answer's body as a JSON object (duplicate keys refused), or NULL with
  * e set to CVM_E_PROTOCOL naming what (e.g. "auth"). */
 json_t *parse_json_object(const struct http_response *r, const char *what, struct err *e);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "secmem.h"
 #include "status.h"
+#include "tee.h"
 
 static const char usage_text[] =
 	"Usage: cvmboot [OPTIONS] COMMAND [ARGS]\n"
@@ -118,6 +119,16 @@ static void protect_process_memory(void)
 		log_warn("no OpenSSL secure heap: private keys live on the normal heap");
 }
 
+/* The version, and the TEEs built into this binary (meson -Dtpm, -Dazure,
+ * -Dsample): the dracut module reads the second line. */
+static void print_version(void)
+{
+	printf("cvmboot %s\ntee:", CVMBOOT_VERSION);
+	for (int i = 0; tee_backends[i]; i++)
+		printf(" %s", tee_backends[i]->name);
+	putchar('\n');
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -140,7 +151,7 @@ int main(int argc, char **argv)
 		case 'k': cmdline_path = optarg; cmdline_explicit = true; break;
 		case 'v': verbose = true; break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		case 'V': printf("cvmboot %s\n", CVMBOOT_VERSION); return 0;
+		case 'V': print_version(); return 0;
 		default: fputs(usage_text, stderr); return CVM_E_USAGE;
 		}
 	}

@@ -35,14 +35,29 @@ check() {
     return 255
 }
 
+# Whether the configured TEE may need tpm2-tss: tpm, az-* or auto (the
+# default; it may pick a TPM-based TEE), and the binary has one built in
+# (the second line of --version; if the binary cannot run here, assume so).
+# The agent loads tpm2-tss with dlopen, so dracut does not see it in ldd.
+cvmboot_needs_tss2() {
+    local tee built
+    tee=$(cvmboot_ini_get "$(cvmboot_conf_src)" tee type)
+    case ${tee:-auto} in
+        tpm | az-* | auto) ;;
+        *) return 1 ;;
+    esac
+    built=$("$(cvmboot_bin_src)" --version 2> /dev/null | sed -n 's/^tee: //p') || built=
+    [[ -z $built ]] && return 0
+    [[ " $built " == *" ${tee:-auto} "* || ( ${tee:-auto} == auto && " $built " == *" tpm "* ) ]]
+}
+
 # called by dracut
 depends() {
-    local tee
-    tee=$(cvmboot_ini_get "$(cvmboot_conf_src)" tee type)
-    case $tee in
-        tpm | az-*) echo systemd network crypt tpm2-tss ;;
-        *) echo systemd network crypt ;;
-    esac
+    if cvmboot_needs_tss2; then
+        echo systemd network crypt tpm2-tss
+    else
+        echo systemd network crypt
+    fi
     return 0
 }
 
@@ -111,6 +126,12 @@ install() {
     inst_multiple -o /etc/ssl/certs/ca-certificates.crt /etc/nsswitch.conf \
         /etc/host.conf /etc/hosts
     inst_libdir_file "libnss_files.so.*" "libnss_dns.so.*"
+    # tpm2-tss, loaded with dlopen by the TPM-based TEEs (the tpm2-tss module
+    # brings the TCTIs); not installed for an SNP or TDX configuration
+    if cvmboot_needs_tss2; then
+        inst_libdir_file "libtss2-esys.so.0*" "libtss2-mu.so.0*" "libtss2-rc.so.0*" \
+            "libtss2-tctildr.so.0*" "libtss2-tcti-device.so.0*"
+    fi
 
     $SYSTEMCTL -q --root "$initdir" enable cvmboot.service
     return 0

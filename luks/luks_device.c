@@ -10,9 +10,12 @@
 
 #include "clock.h"
 #include "log.h"
+#include "progress.h"
 #include "luks_internal.h"
 
 #define POLL_INTERVAL_MS 100
+/* While a device is awaited, a line for the console this often. */
+#define REPORT_INTERVAL_MS 5000
 #define UUID_MAX_LEN 64
 
 static bool uuid_valid(const char *uuid)
@@ -92,6 +95,20 @@ static void format_timeout(long timeout_ms, char *buf, size_t len)
 		snprintf(buf, len, "%ldms", timeout_ms);
 }
 
+/* "waiting for device UUID=...: not there at look 51; looking again every
+ * 0.1 s, 24.9 s of the 30.0 s device timeout left" */
+static void report_wait(const char *device, int looks, long left_ms, long timeout_ms)
+{
+	char every[32], left[32], timeout[32];
+
+	progress_seconds(POLL_INTERVAL_MS, every, sizeof(every));
+	progress_seconds(left_ms, left, sizeof(left));
+	progress_seconds(timeout_ms, timeout, sizeof(timeout));
+	progress_msg(LOG_NOTICE, "waiting for device %.200s: not there at look %d; looking again "
+		     "every %s, %s of the %s device timeout left", device, looks, every, left,
+		     timeout);
+}
+
 int luks_wait_device(const char *device, long timeout_ms, char *resolved, size_t resolved_len,
 		     struct err *e)
 {
@@ -99,6 +116,7 @@ int luks_wait_device(const char *device, long timeout_ms, char *resolved, size_t
 	long long deadline;
 	char shown[32];
 	bool found = false;
+	int reports = 0;
 
 	if (!device || !device[0] || strlen(device) >= PATH_MAX)
 		return err_set(e, CVM_E_UNLOCK, "invalid device name");
@@ -111,7 +129,7 @@ int luks_wait_device(const char *device, long timeout_ms, char *resolved, size_t
 	if (timeout_ms < 0)
 		timeout_ms = 0;
 	deadline = monotonic_ms() + timeout_ms;
-	for (;;) {
+	for (int looks = 1;; looks++) {
 		int rc = uuid ? find_by_uuid(uuid, resolved, resolved_len, &found, e)
 			      : find_path(device, resolved, resolved_len, &found, e);
 
@@ -123,6 +141,10 @@ int luks_wait_device(const char *device, long timeout_ms, char *resolved, size_t
 
 		if (left <= 0)
 			break;
+		if (timeout_ms - left >= (long long)REPORT_INTERVAL_MS * reports + REPORT_INTERVAL_MS) {
+			report_wait(device, looks, (long)left, timeout_ms);
+			reports++;
+		}
 		sleep_ms(left < POLL_INTERVAL_MS ? (long)left : POLL_INTERVAL_MS);
 	}
 	format_timeout(timeout_ms, shown, sizeof(shown));

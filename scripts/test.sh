@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the hardened build's suites (unit, kbs, luks, tee,
-# integration, ansible, rpm), the same suites under ASan+UBSan (ansible and
+# integration, ansible, rpm, footprint), the smallest build's (no tpm, azure
+# or sample TEE), the same suites under ASan+UBSan (ansible and
 # rpm aside: they drive the same binary through ansible-playbook, or build
 # their own packages, and are slow), the C suites under valgrind, the fuzz
 # harnesses (clang build), and the VM boot suite. Ends with the line
@@ -30,6 +31,10 @@ run_meson_suites() { # name builddir [meson test args...]
 
 build_ok=1
 scripts/build.sh build || build_ok=0
+# The smallest build (meson -Dtpm, -Dazure, -Dsample off): it compiles, links
+# no tss2 and passes the suites that do not need those backends.
+min_ok=1
+scripts/build.sh build-min -Dtpm=disabled -Dazure=disabled -Dsample=false || min_ok=0
 scripts/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false || build_ok=0
 fuzz_ok=1
 CC=clang scripts/build.sh build-fuzz -Dfuzz=true || fuzz_ok=0
@@ -47,6 +52,12 @@ if [ $build_ok = 1 ]; then
   CVMBOOT_WRAPPER="$vg" CVMBOOT_TIME_SCALE=20 run_meson_suites valgrind-agent build --timeout-multiplier 10 \
     it_boot_luks_ec_p256 it_boot_files_ec_p521 it_fault_expire_after_attest_reattests_once \
     it_fault_corrupt_tag_exits_7 it_fault_deny_attest_exits_5 it_fault_oversize_exits_7
+fi
+if [ $min_ok = 1 ]; then
+  run_meson_suites minimal build-min --suite footprint --suite unit --suite boot --suite tee
+else
+  echo "the minimal build (build-min: -Dtpm=disabled -Dazure=disabled -Dsample=false) failed" \
+    > "$logs/minimal.missing"
 fi
 # The libFuzzer harnesses (tests/fuzz, their own clang build): every corpus
 # file replayed, every target fuzzed for 10 s. Not part of the reruns above.

@@ -36,8 +36,12 @@ struct tee_backend {
 /* NULL-terminated list in detection order. */
 extern const struct tee_backend *const tee_backends[];
 
-/* Backend by name, NULL if unknown. */
+/* Backend by name, NULL if unknown or not built in. */
 const struct tee_backend *tee_by_name(const char *name);
+/* 0 if name is "auto" or a backend built in; else -1 and why says which
+ * ("unknown TEE 'x' (...)" or "tee type 'tpm' is not built into this
+ * cvmboot (built in: ...)", listing the names this binary takes). */
+int tee_check_name(const char *name, char *why, size_t why_len);
 /* cfg->tee == "auto": first backend (in registry order, sample excluded)
  * whose detect() says yes; else the named one. CVM_E_TEE when none. */
 int tee_select(const struct config *cfg, const struct tee_backend **out, struct err *e);

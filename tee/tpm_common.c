@@ -19,6 +19,7 @@
 #include "hex.h"
 #include "tee_parse.h"
 #include "tpm_deadline.h"
+#include "tss2_loader.h"
 
 #define QUOTE_ATTEMPTS 3      /* a PCR may move between the quote and the read */
 #define NV_CHUNK_FALLBACK 512 /* if the TPM does not say its NV buffer size */
@@ -83,6 +84,10 @@ int tpm_open(const struct config *cfg, struct tpm **out, struct err *e)
 	bool timed_out;
 	TSS2_RC rc;
 
+	if (tss2_load(e)) {
+		free(t);
+		return e->code;
+	}
 	if (!t)
 		return err_set(e, CVM_E_INTERNAL, "out of memory");
 	/* tpm2-tss prints its own ERROR lines on stderr (e.g. for a probe of an

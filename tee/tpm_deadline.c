@@ -15,6 +15,8 @@
 
 #include <tss2/tss2_tctildr.h>
 
+#include "tss2_loader.h"
+
 #define DEADLINE_TCTI_MAGIC 0x6376626f6f74646cULL /* "cvbootdl" */
 
 enum call_kind { CALL_OPEN, CALL_TRANSMIT, CALL_RECEIVE };

@@ -187,7 +187,9 @@ const struct pe_section *pe_section_find(const struct pe_image *pe, const char *
 int pe_section_digest_update(const struct pe_image *pe, const struct pe_section *s,
 			     EVP_MD_CTX *md_ctx, struct err *e)
 {
-	static const unsigned char zeros[65536];
+	/* the zero padding past the file's bytes, a page at a time (a const
+	 * buffer is stored in the binary: kept small) */
+	static const unsigned char zeros[4096];
 	uint32_t from_file = s->raw_size < s->virtual_size ? s->raw_size : s->virtual_size;
 	uint32_t left = s->virtual_size - from_file;
 

@@ -21,12 +21,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* http.c hands over bodies NUL-terminated, with their length. */
 	struct http_response r = { .status = 401, .body = fuzz_cstr(data, size), .body_len = size,
 				   .retry_after_ms = -1 };
-	char problem[700];
+	char problem[700], said[640];
 	struct err e = { 0 };
 	json_t *answer;
 
-	describe_problem(&r, problem, sizeof(problem));
+	describe_problem(&r, problem, sizeof(problem), said, sizeof(said));
 	check_printable(problem, sizeof(problem));
+	check_printable(said, sizeof(said));
 
 	answer = parse_json_object(&r, "auth", &e);
 	FUZZ_CHECK(!answer == (e.code == CVM_E_PROTOCOL), "JSON object %p with error %d", (void *)answer,

@@ -8,12 +8,20 @@
 
 #include "fuzz.h"
 #include "tee_parse.h"
+#define TSS2_LOADER_NO_REDIRECT /* its own calls link tpm2-tss directly */
+#include "tss2_loader.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	struct err e = { 0 };
+
 	setenv("TSS2_LOG", "all+NONE", 1);   /* tpm2-tss would log each bad input */
+	if (tss2_load(&e)) {                 /* tpm_common.c calls it through dlopen */
+		fprintf(stderr, "%s\n", e.msg);
+		abort();
+	}
 	return 0;
 }
 

@@ -92,7 +92,8 @@ def untrusted_and_unreachable_names_both_reasons(env):
           "no reason for %s in %s" % (dead, final))
     check(re.search(r"gave up after \d+ round", final), "not a budget error: %s" % final)
     tried_untrusted = [line for line in res.err.splitlines()
-                       if line.startswith("<4>") and ("at %s failed" % untrusted.url) in line]
+                       if line.startswith("<4>cvmboot: waiting for the KBS: attempt ")
+                       and ("failed (attestation at %s: " % untrusted.url) in line]
     check(len(tried_untrusted) == 1, "the untrusted KBS was tried again: %d warnings"
           % len(tried_untrusted))
 

@@ -176,12 +176,18 @@ libcrypto.so.3
 libcryptsetup.so.12
 libcurl.so.4
 libjansson.so.4
-libtss2-esys.so.0
-libtss2-mu.so.0
-libtss2-rc.so.0
-libtss2-tctildr.so.0
 EOF
 )" "$(requires cvmboot | grep -v -E '^(libc\.so|rtld\()' | sed 's/().*//; s/(.*//' | sort -u)"
+# tpm2-tss is dlopen'ed by the TPM-based TEEs: recommended, not linked; the
+# package's binary has every TEE but sample (-Dsample=false).
+same "cvmboot: recommends tpm2-tss" "tpm2-tss" \
+  "$(rpm -qp --recommends "$(rpm_of cvmboot)" | sed 's/(.*//')"
+mkdir -p "$work/extract"
+rpm2cpio "$(rpm_of cvmboot)" | (cd "$work/extract" && cpio -idm --quiet)
+same "cvmboot: the TEEs built in" "tee: az-snp-vtpm az-tdx-vtpm snp tdx tpm" \
+  "$("$work/extract/usr/bin/cvmboot" --version | sed -n 2p)"
+same "cvmboot: no tss2 in NEEDED" "" \
+  "$(readelf -d "$work/extract/usr/bin/cvmboot" | grep NEEDED | grep tss2)"
 same "cvmboot-dracut: requires" "$(printf '%s\n' /bin/bash /bin/sh cryptsetup "cvmboot = $vr" \
   dracut dracut-network tpm2-tools)" "$(requires cvmboot-dracut)"
 same "cvmboot-workload: requires" "$(printf '%s\n' /bin/sh "cvmboot = $vr" podman)" \

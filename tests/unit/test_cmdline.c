@@ -52,9 +52,9 @@ static void test_overrides(void)
 	CHECK(apply(&c, "rd.cvmboot=1", &e) == 0 && c.enabled, "rd.cvmboot=1: %s", e.msg);
 	CHECK(apply(&c, "quiet rd.cvmboot.debug splash", &e) == 0 && c.debug, "debug: %s", e.msg);
 	CHECK(apply(&c, "rd.cvmboot.debug=0", &e) == 0 && !c.debug, "debug=0: %s", e.msg);
-	CHECK(apply(&c, "rd.cvmboot.tee=sample rd.cvmboot.key_algorithm=ec-p521 "
+	CHECK(apply(&c, "rd.cvmboot.tee=snp rd.cvmboot.key_algorithm=ec-p521 "
 			"rd.cvmboot.on_failure=retry", &e) == 0, "tee etc: %s", e.msg);
-	CHECK(!strcmp(c.tee, "sample") && c.key_alg == KEY_EC_P521 && c.on_failure == FAILURE_RETRY,
+	CHECK(!strcmp(c.tee, "snp") && c.key_alg == KEY_EC_P521 && c.on_failure == FAILURE_RETRY,
 	      "values");
 	/* Last one wins for single values. */
 	CHECK(apply(&c, "rd.cvmboot.tee=snp rd.cvmboot.tee=tdx", &e) == 0 && !strcmp(c.tee, "tdx"),
@@ -193,10 +193,10 @@ static void test_files(void)
 	}
 	snprintf(path, sizeof(path), "%s/cmdline", dir);
 	f = fopen(path, "w");
-	fputs("BOOT_IMAGE=/vmlinuz rd.cvmboot.tee=tpm rd.cvmboot.url=https://kbs:8080\n", f);
+	fputs("BOOT_IMAGE=/vmlinuz rd.cvmboot.tee=tdx rd.cvmboot.url=https://kbs:8080\n", f);
 	fclose(f);
 	config_defaults(&c);
-	CHECK(config_apply_cmdline_file(&c, path, &e) == 0 && !strcmp(c.tee, "tpm") && c.n_urls == 1,
+	CHECK(config_apply_cmdline_file(&c, path, &e) == 0 && !strcmp(c.tee, "tdx") && c.n_urls == 1,
 	      "file: %s", e.msg);
 	/* Over 4096 bytes. */
 	memset(big, 'x', sizeof(big));

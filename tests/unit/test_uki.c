@@ -168,14 +168,16 @@ static void test_good_uki(void)
 		      "tdvfkernelparams");
 	}
 
-	/* the VirtualSize of a section beyond its file data reads as zeros */
+	/* the VirtualSize of a section beyond its file data reads as zeros
+	 * (more than pe.c's zero buffer: several rounds of it, and a partial one) */
 	{
 		const struct sec pad[] = {
 			{ ".sdmagic", magic252, 0, 0 },
 			LINUX_SEC,
-			{ ".initrd", "INITRD", 4096, 0 },
+			{ ".initrd", "INITRD", 3 * 4096 + 100, 0 },
 		};
-		unsigned char initrd[4096] = "INITRD", w2[32] = { 0 };
+		static unsigned char initrd[3 * 4096 + 100] = "INITRD";
+		unsigned char w2[32] = { 0 };
 
 		CHECK(measure(build_pe(img, pad, 3), "", &m, &e) == 0, "%s", e.msg);
 		extend(w2, ".linux", 7);

@@ -336,13 +336,15 @@ provision_vtpm() {
 VM_CMDLINE="root=/dev/mapper/root rw console=ttyS0 panic=-1 rd.luks=0 rd.shell=0 rd.emergency=poweroff systemd.show_status=1"
 
 # vm_boot NAME LIMIT_S NET CMDLINE_EXTRA: one QEMU boot ($INITRD, default
-# $work/initrd.img; $ROOT_IMG, default $work/root.img), serial console in
+# $work/initrd.img; $ROOT_IMG, default $work/root.img) of at most LIMIT_S
+# times $CVMBOOT_VM_TIME_SCALE (default 1) seconds, serial console in
 # $work/NAME.console with "<ms since QEMU start> <line>" per line.
 # NET: "kbs" (10.0.2.100:443 leads to the TLS front) or "none" (nothing there).
 # With $UKI set: boots that UKI under OVMF instead (uefi_media in uki.sh;
 # the command line is the UKI's own, CMDLINE_EXTRA is ignored).
 vm_boot() {
-  local name=$1 limit=$2 net=$3 extra=$4 tpmdir=$work/$1.tpm netdev rc t0 media
+  local name=$1 limit=$(($2 * ${CVMBOOT_VM_TIME_SCALE:-1})) net=$3 extra=$4 tpmdir=$work/$1.tpm
+  local netdev rc t0 media
   media=(-kernel "/boot/vmlinuz-$kver" -initrd "${INITRD:-$work/initrd.img}" -append "$VM_CMDLINE $extra")
   [ -n "${UKI:-}" ] && uefi_media "$name" "$UKI"
   mkdir -p "$tpmdir"

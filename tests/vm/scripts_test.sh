@@ -99,7 +99,7 @@ printf '{"command":"boot","result":"ok"}' > "$tmp/run/status.json"
 expect "workload: ok boot (compact JSON) -> 0" "$(run_ws check)" 0
 expect "workload: run execs podman" "$(run_ws run)" 0
 expect "workload: podman arguments" "$(cat "$tmp/ws.out")" \
-    "run --rm --replace --name=cvmboot-workload --log-driver=journald --pull=never --volume=$tmp/run/secrets:/run/secrets/cvmboot:ro,Z --env=A=1 --env=B=two words --env=C=x#y --publish=8443:8443 localhost/app:1 /app/serve --port 8443"
+    "run --rm --replace --name=cvmboot-workload --log-driver=passthrough --pull=never --volume=$tmp/run/secrets:/run/secrets/cvmboot:ro,Z --env=A=1 --env=B=two words --env=C=x#y --publish=8443:8443 localhost/app:1 /app/serve --port 8443"
 CVMBOOT_PODMAN_ARGS="--network=host --cap-drop=all" CVMBOOT_CONF=$tmp/a.conf sh "$ws" args > "$tmp/args"
 expect "workload: one argument per line, spaces kept" "$(grep -c '' "$tmp/args")" 17
 has "workload: extra podman options before the image" "$tmp/args" "^--cap-drop=all$"

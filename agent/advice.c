@@ -1,0 +1,59 @@
+/* The operator's next step after a failed boot (see advice.h): says what
+ * the KBS said, when it said something, and where to look. */
+#include "advice.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *network_advice(const char *msg)
+{
+	if (strstr(msg, "certificate does not verify"))
+		return "no KBS could be trusted: check [kbs] ca_file against the KBS's TLS "
+		       "certificate and host name";
+	if (strstr(msg, "HTTP 503") || strstr(msg, "HTTP 429"))
+		return "the KBS stayed overloaded for the whole retry budget: check its load, "
+		       "or raise [retry] budget";
+	return "no KBS reachable: check the network and the KBS URLs ([kbs] url, "
+	       "rd.cvmboot.url=), and that the KBS is up";
+}
+
+const char *advice_for(const struct err *e, char *out, size_t out_len)
+{
+	const char *said = e->kbs_said[0] ? e->kbs_said : "no reason given";
+
+	out[0] = '\0';
+	switch (e->code) {
+	case CVM_E_REFUSED:
+		snprintf(out, out_len, "the KBS policy refused this VM's evidence or request (%.600s); "
+			 "check the KBS's policy and the reference values it holds for this image",
+			 said);
+		break;
+	case CVM_E_NETWORK:
+		snprintf(out, out_len, "%s", network_advice(e->msg));
+		break;
+	case CVM_E_RESOURCE:
+		snprintf(out, out_len, "the KBS has no such resource (%.600s): check the resource "
+			 "paths in cvmboot.conf against the KBS's repository", said);
+		break;
+	case CVM_E_PROTOCOL:
+		snprintf(out, out_len, "the KBS's answer was unusable: check that each KBS URL points "
+			 "at a Trustee KBS (not a proxy's error page or another service)");
+		break;
+	case CVM_E_TEE:
+		snprintf(out, out_len, "no evidence from this VM's TEE: check [tee] type and that the "
+			 "VM runs as a confidential VM (`cvmboot detect` says why)");
+		break;
+	case CVM_E_UNLOCK:
+		snprintf(out, out_len, "the LUKS2 volume did not open: check that the disk is "
+			 "attached and that its KBS resource holds this volume's key");
+		break;
+	case CVM_E_SECRETS:
+		snprintf(out, out_len, "the secret files could not be written: check that [secrets] "
+			 "dir is on a tmpfs with room");
+		break;
+	case CVM_E_CONFIG:
+		snprintf(out, out_len, "fix the configuration (`cvmboot check-config` checks it)");
+		break;
+	}
+	return out;
+}
