@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/bin/bash
 # Builds a unified kernel image (UKI): systemd-stub + kernel + the cvmboot
 # initramfs + a fixed kernel command line (+ os-release), optionally signed
 # for Secure Boot. Its measurements: `cvmboot reference-values --uki OUT`.
@@ -13,6 +13,7 @@
 # with DRACUT_ARGS (e.g. --no-hostonly -a cvmboot; module 90cvmboot installed).
 # --sign signs the result with sbsign (sbsigntool) and checks it with sbverify.
 # The stub defaults to Debian's systemd-boot-efi one.
+# Installed as LIBEXECDIR/cvmboot/build-uki; the Ansible role's UKI handler runs it.
 set -euo pipefail
 
 die() { echo "build-uki: $*" >&2; exit 2; }

@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 CVMBOOT = os.path.abspath(os.environ.get("CVMBOOT_BIN", os.path.join(SRC, "build", "cvmboot")))
+BUILD_UKI = os.path.join(SRC, "scripts", "build-uki.sh")
+STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
 PASSPHRASE = "recovery passphrase \u00e9"  # non-ASCII: exact bytes all the way
 RECAP = re.compile(r"^localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
                    re.M)
@@ -514,6 +516,178 @@ def lint(w):
                        capture_output=True, text=True, timeout=600,
                        env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(HERE, "ansible.cfg")))
     check(r.returncode == 0, "ansible-lint: %d\n%s%s" % (r.returncode, r.stdout, r.stderr))
+
+
+def uki_sections(w, uki):
+    """The UKI's PE sections (objdump -h) and the contents of a few."""
+    with open(uki, "rb") as f:
+        check(f.read(2) == b"MZ", "%s is not a PE image" % uki)
+    heads = subprocess.run(["objdump", "-h", uki], capture_output=True, text=True, check=True).stdout
+    names = re.findall(r"^\s*\d+\s+(\.\S+)", heads, re.M)
+    out = {}
+    for s in (".linux", ".initrd", ".cmdline", ".osrel"):
+        check(s in names, "the UKI has no %s section: %r" % (s, names))
+        path = w.path("section" + s)
+        subprocess.run(["objcopy", "-O", "binary", "--only-section=" + s, uki, path], check=True)
+        with open(path, "rb") as f:
+            out[s] = f.read()
+    return out
+
+
+def reference_values(uki, *extra):
+    """cvmboot reference-values, run here, apart from the role."""
+    r = subprocess.run([CVMBOOT, "--cmdline", "/dev/null", "reference-values", "--uki", uki,
+                        *extra], capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, "reference-values: %d %s" % (r.returncode, r.stderr))
+    return json.loads(r.stdout)
+
+
+def check_reference_values(w, p, uki, dest, *extra):
+    rv = reference_values(uki, *extra)
+    check("tpm_pcr11" in rv and len(rv["tpm_pcr11"]) == 1, "no tpm_pcr11: %r" % rv)
+    with open(dest) as f:
+        check(json.load(f) == rv, "the role's reference values differ from cvmboot's own")
+    check("reference values of %s: " % uki in p.out and rv["tpm_pcr11"][0] in p.out,
+          "the play does not show the reference values: %r" % p)
+    return rv
+
+
+KERNELS = sorted(n for n in os.listdir("/boot") if n.startswith("vmlinuz-")) \
+    if os.path.isdir("/boot") else []
+
+
+def uki_world(w):
+    if len(KERNELS) != 1 or not os.path.exists(STUB):
+        print("SKIP: needs exactly one /boot/vmlinuz-* and systemd-stub (%s)" % STUB)
+        sys.exit(77)
+    w.start_kbs()
+    esp = w.path("esp")
+    os.makedirs(esp)
+    osrel = w.path("os-release")
+    with open(osrel, "w") as f:
+        f.write('ID=cvmboot-test\nPRETTY_NAME="cvmboot role test"\n')
+    return os.path.join(esp, "cvm.efi"), osrel, w.path("rv.json")
+
+
+def uki_spec(w):
+    """cvmboot_uki with an initramfs built elsewhere (a dracut run takes
+    minutes on a loaded test host), and the play's other variables."""
+    path, osrel, dest = uki_world(w)
+    initrd = w.path("initrd.img")
+    with open(initrd, "wb") as f:
+        f.write(os.urandom(200000))
+    spec = {"path": path, "cmdline": "root=/dev/mapper/root rw rd.luks=0 console=ttyS0",
+            "initrd": initrd, "osrel": osrel}
+    return spec, {"test_rv_dest": dest, "__cvmboot_build_uki": BUILD_UKI}
+
+
+@case
+def uki(w):
+    """cvmboot_uki: the handler builds the UKI (not the loose initramfs) from
+    the only kernel in /boot; the reference values the role shows and writes
+    are cvmboot's own; a second run changes nothing; another command line
+    rebuilds it."""
+    spec, more = uki_spec(w)
+    path, dest, cmdline = spec["path"], more["test_rv_dest"], spec["cmdline"]
+    t = time.time()
+    p = w.play("tests_uki.yml", test_uki=spec, **more)
+    check(p.rc == 0 and p.failed == 0, "first run failed: %r" % p)
+    print("first run, with the UKI build: %.1f s" % (time.time() - t))
+    check(w.rebuilds() == 0, "the loose initramfs was rebuilt too")
+    secs = uki_sections(w, path)
+    check(secs[".cmdline"].rstrip(b"\0") == cmdline.encode(), ".cmdline: %r" % secs[".cmdline"])
+    with open(spec["initrd"], "rb") as f:
+        check(secs[".initrd"] == f.read(), ".initrd is not the given initramfs")
+    with open(os.path.join("/boot", KERNELS[0]), "rb") as f:
+        check(secs[".linux"] == f.read(), ".linux is not /boot/%s" % KERNELS[0])
+    rv = check_reference_values(w, p, path, dest)
+    with open(path, "rb") as f:
+        built = f.read()
+    mtime = os.stat(path).st_mtime_ns
+
+    p = w.play("tests_uki.yml", test_uki=spec, **more)
+    check(p.rc == 0 and p.changed == 0, "second run: want changed=0: %r" % p)
+    check(os.stat(path).st_mtime_ns == mtime, "the second run rebuilt the UKI")
+    check_reference_values(w, p, path, dest)
+
+    p = w.play("tests_uki.yml", test_uki=dict(spec, cmdline=cmdline + " quiet"), **more)
+    # the recorded inputs, the rebuild handler, the reference values file
+    check(p.rc == 0 and p.changed == 3, "another cmdline: want changed=3: %r" % p)
+    check(uki_sections(w, path)[".cmdline"].rstrip(b"\0") == (cmdline + " quiet").encode(),
+          "the UKI was not rebuilt with the new command line")
+    rv2 = check_reference_values(w, p, path, dest)
+    check(rv2["tpm_pcr11"] != rv["tpm_pcr11"], "another command line, the same PCR 11")
+    with open(path, "rb") as f:
+        check(f.read() != built, "the UKI did not change")
+    check(w.rebuilds() == 0, "the loose initramfs was rebuilt")
+
+
+@case
+def uki_check(w):
+    """cvmboot_uki: an unknown key, a two-line command line and osrel without
+    initrd are refused before any change; check mode on a bare system reports changes and
+    builds nothing."""
+    spec, more = uki_spec(w)
+    p = w.play("tests_uki.yml", test_uki=dict(spec, cmdlin="quiet"), **more)
+    check(p.rc != 0 and "cvmboot_uki.cmdlin. Supported parameters include" in p.out,
+          "an unknown cvmboot_uki key was not refused: %r" % p)
+    check(p.changed == 0 and not os.path.exists(w.conf), "changes before the refusal")
+    p = w.play("tests_uki.yml", test_uki=dict(spec, cmdline="quiet\ninit=/bin/sh"), **more)
+    check(p.rc != 0 and "one line of printable ASCII" in p.out, "a two-line cmdline: %r" % p)
+    check(p.changed == 0 and not os.path.exists(w.conf), "changes before the refusal")
+    no_initrd = {k: v for k, v in spec.items() if k != "initrd"}
+    p = w.play("tests_uki.yml", test_uki=no_initrd, **more)
+    check(p.rc != 0 and "osrel needs it" in p.out, "osrel without initrd: %r" % p)
+    check(p.changed == 0 and not os.path.exists(w.conf), "changes before the refusal")
+
+    p = w.play("tests_uki.yml", check_mode=True, test_uki=spec, **more)
+    check(p.rc == 0 and p.changed > 0, "check mode: want changes: %r" % p)
+    check(not os.path.exists(spec["path"]) and not os.path.exists(more["test_rv_dest"])
+          and not os.path.exists(w.conf), "check mode built or wrote something")
+    check("is not built yet (check mode)" in p.out, "check mode does not say why no values")
+
+
+@case
+def uki_dracut(w):
+    """cvmboot_uki without an initramfs: build-uki runs dracut with the
+    drop-in the role wrote (--confdir), the source tree's module 90cvmboot and
+    no kernel modules (speed); the UKI's initramfs holds the agent and the
+    role's configuration, its command line rd.neednet=1 and the given one."""
+    spec, more = uki_spec(w)
+    del spec["initrd"], spec["osrel"]
+    spec["dracut_args"] = ["--no-hostonly", "--no-early-microcode", "--no-kernel",
+                           "--compress", "cat"]
+    base = w.path("dracut-base")
+    os.makedirs(os.path.join(base, "modules.d"))
+    for name in os.listdir("/usr/lib/dracut"):
+        if name != "modules.d":
+            os.symlink(os.path.join("/usr/lib/dracut", name), os.path.join(base, name))
+    for name in os.listdir("/usr/lib/dracut/modules.d"):
+        os.symlink(os.path.join("/usr/lib/dracut/modules.d", name),
+                   os.path.join(base, "modules.d", name))
+    os.symlink(os.path.join(SRC, "dracut-module"), os.path.join(base, "modules.d", "90cvmboot"))
+    more["__cvmboot_uki_environment"] = {
+        "dracutbasedir": base, "CVMBOOT_BIN": CVMBOOT, "CVMBOOT_CONF": w.conf,
+        "CVMBOOT_CA_FILE": os.path.join(w.etc, "cvmboot", "kbs-ca.pem")}
+    more["__cvmboot_uki_dracut_args"] = ["--conf", "/dev/null", "--confdir",
+                                         os.path.join(w.etc, "dracut.conf.d")]
+    t = time.time()
+    p = w.play("tests_uki.yml", test_uki=spec, **more)
+    check(p.rc == 0 and p.failed == 0, "run failed: %r" % p)
+    print("run with dracut: %.1f s" % (time.time() - t))
+    check(w.rebuilds() == 0, "the loose initramfs was rebuilt too")
+    secs = uki_sections(w, spec["path"])
+    words = secs[".cmdline"].rstrip(b"\0").decode().split()
+    check(words == ["rd.neednet=1"] + spec["cmdline"].split(), ".cmdline: %r" % words)
+    initrd = w.path("section.initrd")
+    listing = subprocess.run(["lsinitrd", initrd], capture_output=True, text=True,
+                             errors="replace").stdout
+    check("usr/bin/cvmboot" in listing, "no agent in the UKI's initramfs: %s" % listing[-3000:])
+    conf = subprocess.run(["lsinitrd", "-f", "etc/cvmboot/cvmboot.conf", initrd],
+                          capture_output=True, text=True, errors="replace").stdout
+    with open(w.conf) as f:
+        check(conf == f.read(), "the UKI's initramfs does not hold the role's configuration")
+    check_reference_values(w, p, spec["path"], more["test_rv_dest"])
 
 
 def make_world(name):

@@ -148,6 +148,8 @@ drwxr-xr-x /usr/lib/dracut/modules.d/90cvmboot
 -rwxr-xr-x /usr/lib/dracut/modules.d/90cvmboot/cvmboot-wait-network.sh
 -rw-r--r-- /usr/lib/dracut/modules.d/90cvmboot/cvmboot.service
 -rwxr-xr-x /usr/lib/dracut/modules.d/90cvmboot/module-setup.sh
+drwxr-xr-x /usr/libexec/cvmboot
+-rwxr-xr-x /usr/libexec/cvmboot/build-uki
 EOF
 )" "$(files cvmboot-dracut)"
 same "cvmboot-workload: files" "$(cat <<EOF
@@ -159,6 +161,8 @@ EOF
 same "the module's files are the source tree's" \
   "$(git -C "$src" ls-files dracut-module | sed 's|^dracut-module/||' | sort)" \
   "$(files cvmboot-dracut | sed -n 's|^-.* /usr/lib/dracut/modules.d/90cvmboot/||p' | sort)"
+same "cvmboot-dracut: build-uki is scripts/build-uki.sh" "$(git -C "$src" show HEAD:scripts/build-uki.sh)" \
+  "$(rpm2cpio "$(rpm_of cvmboot-dracut)" | cpio -i --quiet --to-stdout ./usr/libexec/cvmboot/build-uki)"
 if [ -n "$role_files" ]; then
   same "cvmboot-ansible: the role's files" "$role_files" \
     "$(files cvmboot-ansible | sed -n 's|^-.* /usr/share/ansible/roles/cvmboot/||p' | sort)"
