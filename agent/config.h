@@ -131,7 +131,7 @@ const char *config_key_alg_name(enum key_alg a);
 struct resource_cfg *config_find_resource(struct config *c, const char *name);
 int config_parse_bool(const char *s, bool *out);                 /* true/false/yes/no/1/0 */
 int config_parse_failure_policy(const char *s, enum failure_policy *out);
-int config_check_tee_name(const char *s, char *why, size_t why_len); /* "auto" or a TEE built in */                        /* "auto" or a known TEE */
+int config_check_tee_name(const char *s, char *why, size_t why_len); /* "auto" or a TEE built into this binary */
 /* Names of resources, files in the secrets dir and mapper devices:
  * [A-Za-z0-9._-]+, shorter than max, not "." or "..". 0 if valid. */
 int config_check_name(const char *s, size_t max);
