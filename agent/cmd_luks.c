@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "fdio.h"
+#include "file_read.h"
 #include "log.h"
 #include "luks.h"
 #include "resource_path.h"
@@ -31,34 +32,10 @@ static const char unlock_usage[] = "usage: cvmboot unlock DEVICE [--name NAME] [
  * cryptsetup --key-file. */
 static int read_secret_file(const char *path, size_t max, struct secret *out, struct err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	size_t len = 0;
-
-	if (fd < 0)
-		return err_set(e, CVM_E_USAGE, "cannot open %s: %s", path, strerror(errno));
-	if (!secret_alloc(out, max + 1)) {
-		close(fd);
-		return err_set(e, CVM_E_INTERNAL, "out of memory");
-	}
-	while (len <= max) {
-		ssize_t n = read(fd, out->data + len, max + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			close(fd);
-			return err_set(e, CVM_E_USAGE, "cannot read %s: %s", path, strerror(errno));
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (len > max)
-		return err_set(e, CVM_E_USAGE, "%s is longer than %zu bytes", path, max);
-	if (len == 0)
+	if (file_read_bounded(path, max, FILE_READ_SECRET, CVM_E_USAGE, out, NULL, e))
+		return e->code;
+	if (out->len == 0)
 		return err_set(e, CVM_E_USAGE, "%s is empty", path);
-	out->len = len; /* the buffer stays max + 1 bytes; secret_clear wipes len */
 	return 0;
 }
 

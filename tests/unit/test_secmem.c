@@ -1,4 +1,4 @@
-/* Unit tests for agent/secmem.c: secret buffers are zeroed, in pages of
+/* Unit tests for base/secmem.c: secret buffers are zeroed, in pages of
  * their own that core dumps leave out (VmFlags "dd") and, with the right to
  * lock memory, locked in RAM ("lo"); secret_clear unmaps them whole, even
  * after len was lowered, and is safe twice; private keys go to OpenSSL's
