@@ -24,6 +24,7 @@ LAYERS = {
     "base": (["base"], "cvmboot-base"),
     "uki": (["uki", "base"], "cvmboot-uki"),
     "luks": (["luks", "base"], "cvmboot-luks"),
+    "tee": (["tee", "base"], "cvmboot-tee"),
 }
 ALL = ["base", "uki", "luks", "tee", "agent"]  # every folder of sources
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
