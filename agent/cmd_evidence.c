@@ -1,6 +1,6 @@
-/* `cvmboot evidence` (print the evidence JSON a TEE backend produces) and
- * `cvmboot detect` (which TEE is here, and why): the operator's tools when
- * a verifier rejects a node. */
+/* `cvmboot evidence`: print the evidence JSON a TEE backend produces (with
+ * `cvmboot detect`, cmd_detect.c, the operator's tools when a verifier
+ * rejects a node). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,32 +88,4 @@ int cmd_evidence(struct config *cfg, int argc, char **argv)
 	rc = print_json(evidence);
 	json_decref(evidence);
 	return rc;
-}
-
-int cmd_detect(struct config *cfg, int argc, char **argv)
-{
-	const struct tee_backend *chosen = NULL;
-	struct tee_options opts;
-	struct err e = { 0 };
-
-	(void)argv;
-	if (argc != 1) {
-		log_error("usage: cvmboot detect");
-		return CVM_E_USAGE;
-	}
-	tee_options_from_config(cfg, &opts);
-	printf("detection order (first match wins with [tee] type = auto):\n");
-	for (int i = 0; tee_backends[i]; i++) {
-		char why[256] = "";
-		int found = tee_backends[i]->detect ? tee_backends[i]->detect(&opts, why, sizeof(why)) : 0;
-
-		printf("  %-12s %-3s %s\n", tee_backends[i]->name, found == 1 ? "yes" : "no", why);
-	}
-	if (tee_select(&opts, &chosen, &e)) {
-		printf("selected: none\n");
-		log_error("%s", e.msg);
-		return e.code;
-	}
-	printf("selected: %s%s\n", chosen->name, strcmp(cfg->tee, "auto") ? " (configured)" : "");
-	return 0;
 }

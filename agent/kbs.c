@@ -18,7 +18,7 @@
 #include "log.h"
 #include "progress.h"
 #include "retry.h"
-#include "teekey.h"
+#include "session_key.h"
 
 #define NONCE_MAX 1024
 #define TOKEN_MAX 65536

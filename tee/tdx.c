@@ -14,7 +14,7 @@
 
 #include "b64.h"
 #include "configfs_tsm.h"
-#include "tdx_rtmr.h"
+#include "tdx.h"
 #include "tee_parse.h"
 #include "validate.h"
 

@@ -108,7 +108,7 @@ static void test_cleanup_attribute(void)
 	CHECK(secret_live_count() == 0 && vm_flags(addr)[0] == '\0', "scope exit did not free");
 }
 
-/* With the secure heap, the private part of a fresh key (what teekey.c
+/* With the secure heap, the private part of a fresh key (what session_key.c
  * makes) is allocated there, and given back when the key is freed. */
 static void test_openssl_secure_heap(void)
 {

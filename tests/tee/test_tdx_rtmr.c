@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "../unit/check.h"
-#include "tdx_rtmr.h"
+#include "tdx.h"
 #include "tee_config.h"
 
 
