@@ -74,7 +74,7 @@ int break_glass_record(const struct config *cfg, const char *kbs_error, struct s
 	event_digest(tee->name, st->break_glass.digest, sizeof(st->break_glass.digest));
 	snprintf(st->break_glass.kbs_error, sizeof(st->break_glass.kbs_error), "%s", kbs_error);
 	st->break_glass.recorded = true;
-	progress_keep(LOG_CRIT, "cvmboot BREAK-GLASS: extended %s with \"%s\": every later "
+	progress_keep(LOG_CRIT, "BREAK-GLASS: extended %s with \"%s\": every later "
 		      "attestation of this boot shows it", what, BREAK_GLASS_EVENT);
 	return 0;
 }
@@ -127,7 +127,7 @@ static pid_t spawn_ask(const struct config *cfg, int attempt, int out_fd)
 	pid_t pid;
 
 	snprintf(timeout, sizeof(timeout), "--timeout=%ld", (cfg->break_glass_timeout_ms + 999) / 1000);
-	snprintf(prompt, sizeof(prompt), "cvmboot BREAK-GLASS: KBS gave no key. Recovery passphrase "
+	snprintf(prompt, sizeof(prompt), "cvmboot break-glass: the KBS gave no key. Recovery passphrase "
 		 "(try %d of %d):", attempt, BREAK_GLASS_TRIES);
 	pid = fork();
 	if (pid != 0)

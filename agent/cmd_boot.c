@@ -259,7 +259,7 @@ static void try_passphrase(const struct config *cfg, struct boot_plan *p, bool n
 		v->done = true;
 		v->opened = !no_activate;
 		status_add_volume(st, v->resolved);
-		progress_keep(LOG_CRIT, "cvmboot BREAK-GLASS: %s %s with the recovery passphrase",
+		progress_keep(LOG_CRIT, "BREAK-GLASS: %s %s with the recovery passphrase",
 			      no_activate ? "verified" : "unlocked", v->resolved);
 	}
 }
@@ -282,7 +282,7 @@ static int unlock_with_passphrase(const struct config *cfg, struct boot_plan *p,
 		try_passphrase(cfg, p, no_activate, &pw, st, &left);
 		if (!left)
 			return 0;
-		progress_keep(LOG_ERR, "cvmboot BREAK-GLASS: the passphrase does not open %d "
+		progress_keep(LOG_ERR, "BREAK-GLASS: the passphrase does not open %d "
 			      "volume(s) (try %d of %d)", left, attempt, BREAK_GLASS_TRIES);
 	}
 	return err_set(e, CVM_E_UNLOCK, "the recovery passphrase opened not every volume in %d tries",
@@ -305,7 +305,7 @@ static int break_glass_boot(const struct config *cfg, bool no_activate, struct b
 	plan_wipe(p);
 	if (p->n_volumes == 0)
 		return err_wrap(e, "break-glass: no LUKS2 volume to open with a passphrase");
-	progress_keep(LOG_CRIT, "cvmboot BREAK-GLASS: the KBS gave no key (%s, %s); asking for "
+	progress_keep(LOG_CRIT, "BREAK-GLASS: the KBS gave no key (%s, %s); asking for "
 		      "the recovery passphrase. This boot will not count as attested.",
 		      err_code_name(e->code), kbs_error);
 	if (break_glass_record(cfg, kbs_error, st, &bg) ||
@@ -315,8 +315,8 @@ static int break_glass_boot(const struct config *cfg, bool no_activate, struct b
 	}
 	snprintf(st->unlock, sizeof(st->unlock), "break-glass");
 	status_phase(st, "break-glass", (long)(monotonic_ms() - t));
-	progress_keep(LOG_CRIT, "cvmboot BREAK-GLASS: %d volume(s) opened with the recovery "
-		      "passphrase; no secret file released", p->n_volumes);
+	progress_keep(LOG_CRIT, "BREAK-GLASS: %d volume(s) %s with the recovery passphrase; "
+		      "no secret file released", p->n_volumes, no_activate ? "verified" : "opened");
 	return 0;
 }
 
