@@ -146,6 +146,7 @@ def main():
         st = env.check_failed_status(res, 9, "unlock", r"unreachable|connect.*break-glass.*3 tries")
         check_not_logged(res)
         check(len(fake.calls()) == 3 and "try 3 of 3" in fake.calls()[2], "asked %r" % fake.calls())
+        check("break-glass recovery did not open the volumes" in res.err, "advice:\n%s" % res.err)
         check(tpm.pcr(15) == extended(before) and st["break_glass"]["register"] == "PCR15 (sha256)",
               "the failed break-glass is not recorded")
         check(st["unlock"] is None and st["volumes"] == [], "status %r" % st)
