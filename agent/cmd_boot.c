@@ -308,8 +308,12 @@ static int break_glass_boot(const struct config *cfg, bool no_activate, struct b
 	progress_keep(LOG_CRIT, "BREAK-GLASS: the KBS gave no key (%s, %s); asking for "
 		      "the recovery passphrase. This boot will not count as attested.",
 		      err_code_name(e->code), kbs_error);
-	if (break_glass_record(cfg, kbs_error, st, &bg) ||
-	    unlock_with_passphrase(cfg, p, no_activate, st, &bg)) {
+	/* no register, no prompt: the boot fails with the KBS's error class */
+	if (break_glass_record(cfg, kbs_error, st, &bg)) {
+		err_set(e, e->code, "%s; break-glass: %s", kbs_error, bg.msg);
+		return e->code;
+	}
+	if (unlock_with_passphrase(cfg, p, no_activate, st, &bg)) {
 		err_set(e, bg.code, "%s; break-glass: %s", kbs_error, bg.msg);
 		return e->code;
 	}

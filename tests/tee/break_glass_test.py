@@ -15,6 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import common  # noqa: E402
+import harness  # noqa: E402  (common puts tests/kbs on sys.path)
 from tpm_swtpm import Swtpm, check  # noqa: E402
 
 EVENT = b"cvmboot break-glass: console recovery passphrase, no KBS key"
@@ -173,9 +174,18 @@ def main():
               "the KBS served the file")
         no_files(env)
         check(stat.S_ISREG(os.stat(img).st_mode), "image gone")
+        # 6. a TEE with no register to extend (sample, as bare SNP): nothing is
+        #    asked, the boot fails with the KBS's error class.
+        rc, out, _ = harness.run_cvmboot(["--version"], on)
+        if " sample" in out:
+            tee = {"type": "sample"}
+            fake.answer(RECOVERY)
+            res = env.run(["boot"], config([dead], break_glass="passphrase"))
+            st = env.check_failed_status(res, 6, "network", r"break-glass: TEE sample has no register")
+            check(fake.calls() == [] and st["break_glass"] is None, "asked without a register")
         del tls_key
         print("ok: break-glass off asks nothing; on: PCR15 extended, volume opened with the "
-              "passphrase, status says break-glass, no file; 3 wrong tries and a timeout fail")
+              "passphrase, status says break-glass, no file; 3 wrong tries and a timeout fail; no register (sample): nothing asked")
     except Exception:
         env.dump()
         raise
