@@ -79,12 +79,24 @@ int break_glass_record(const struct config *cfg, const char *kbs_error, struct s
 	return 0;
 }
 
-static void reap(pid_t pid, bool kill_it, int *status)
+/* Wait for the child until deadline (not at all when kill_it), then kill
+ * it: it must not hold the boot after it closed its output. Returns 0 when
+ * it ended on its own (status set), -1 when it was killed. */
+static int reap(pid_t pid, bool kill_it, long long deadline, int *status)
 {
-	if (kill_it)
-		kill(pid, SIGKILL);
+	while (!kill_it) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid)
+			return 0;
+		if ((r < 0 && errno != EINTR) || monotonic_ms() >= deadline)
+			break;
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
 	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
 		;
+	return -1;
 }
 
 /* Read the child's answer until EOF, at most until deadline (monotonic ms). */
@@ -141,8 +153,7 @@ static pid_t spawn_ask(const struct config *cfg, int attempt, int out_fd)
 
 int break_glass_ask(const struct config *cfg, int attempt, struct secret *out, struct err *e)
 {
-	/* one byte more than allowed, and the newline */
-	struct secret buf _cleanup_secret_ = { 0 };
+	struct secret buf _cleanup_secret_ = { 0 }; /* room for MAX, the newline, one more */
 	long long deadline = monotonic_ms() + cfg->break_glass_timeout_ms + ASK_MARGIN_MS;
 	int fds[2], status = 0, rc;
 	size_t len = 0;
@@ -160,7 +171,8 @@ int break_glass_ask(const struct config *cfg, int attempt, struct secret *out, s
 	}
 	rc = read_answer(fds[0], deadline, &buf, &len, e);
 	close(fds[0]);
-	reap(pid, rc != 0, &status);
+	if (reap(pid, rc != 0, deadline, &status) < 0 && !rc)
+		return err_set(e, CVM_E_UNLOCK, ASK_PASSWORD " did not end in time");
 	if (rc)
 		return rc;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

@@ -25,14 +25,16 @@ RECOVERY = b"correct horse battery staple"
 
 # The fake agent: logs its arguments, answers with the next line of its answers
 # file (an empty line: only Enter pressed), or exits 1 as systemd-ask-password does
-# on a timeout when none is left.
+# on a timeout when none is left; HANG: closes its output and never ends.
 FAKE = """#!/bin/sh
 dir=$(dirname "$0")
 n=$(($(cat "$dir/count" 2>/dev/null || echo 0) + 1))
 echo "$n" > "$dir/count"
 printf '%s\\n' "$*" >> "$dir/args"
 [ "$n" -le "$(wc -l < "$dir/answers")" ] || exit 1
-sed -n "${n}p" "$dir/answers"
+line=$(sed -n "${n}p" "$dir/answers")
+if [ "$line" = HANG ]; then exec >&-; exec sleep 60; fi
+printf '%s\\n' "$line"
 """
 
 
@@ -158,6 +160,14 @@ def main():
         res = env.run(["boot"], on)
         env.check_failed_status(res, 9, "unlock", r"no recovery passphrase")
         check(len(fake.calls()) == 1, "asked %r" % fake.calls())
+
+        # 4b. the agent closes its output but does not end: killed at
+        #     break_glass_timeout + 10 s, exit 9 after one prompt.
+        fake.answer(b"HANG")
+        res = env.run(["boot"], config([dead], break_glass="passphrase", break_glass_timeout="1s"))
+        env.check_failed_status(res, 9, "unlock", r"did not end in time")
+        check(len(fake.calls()) == 1 and res.elapsed < 30, "asked %r in %.1f s"
+              % (fake.calls(), res.elapsed))
 
         # 5. the KBS answers but refuses (policy): break-glass too; the files it
         #    would have served are not written.
