@@ -56,7 +56,7 @@ static bool same_device(const char *a, const char *b)
  * real header over data it chose, or an old replayed disk); which one udev's
  * /dev/disk/by-uuid names is then up to the order they appear. So every block
  * device is probed, and a UUID found on more than one is refused. */
-static int check_uuid_unique(const char *uuid, const char *found, struct err *e)
+int luks_check_uuid_unique(const char *uuid, const char *found, struct err *e)
 {
 	blkid_cache cache = NULL;
 	blkid_dev_iterate it;
@@ -108,7 +108,7 @@ static int find_by_uuid(const char *uuid, char *resolved, size_t resolved_len, b
 	real = realpath(link, NULL);
 	if (real) {
 		*found = true;
-		rc = check_uuid_unique(uuid, real, e);
+		rc = luks_check_uuid_unique(uuid, real, e);
 		if (!rc)
 			rc = copy_out(real, resolved, resolved_len, e);
 		free(real);
@@ -123,7 +123,7 @@ static int find_by_uuid(const char *uuid, char *resolved, size_t resolved_len, b
 	if (!devname)
 		return 0;
 	*found = true;
-	rc = check_uuid_unique(uuid, devname, e);
+	rc = luks_check_uuid_unique(uuid, devname, e);
 	if (!rc)
 		rc = copy_out(devname, resolved, resolved_len, e);
 	free(devname);
