@@ -107,8 +107,15 @@ static int discover_token_volumes(struct boot_plan *p, struct err *e)
 			continue;
 		snprintf(device, sizeof(device), "/dev/%.200s", de->d_name);
 		if (luks_read_token(device, &info, &ignored) != 0 ||
-		    luks_get_uuid(device, uuid, sizeof(uuid), &ignored) != 0 ||
-		    plan_has_volume(p, device, uuid))
+		    luks_get_uuid(device, uuid, sizeof(uuid), &ignored) != 0)
+			continue;
+		/* Two disks with this token's UUID: one is a copy (perhaps an old
+		 * one) that would be opened with the same key. */
+		if (luks_check_uuid_unique(uuid, device, e)) {
+			closedir(d);
+			return e->code;
+		}
+		if (plan_has_volume(p, device, uuid))
 			continue;
 		snprintf(mapper, sizeof(mapper), "cvmboot-%.40s", de->d_name);
 		snprintf(label, sizeof(label), "token:%.50s", de->d_name);

@@ -348,7 +348,10 @@ VM_CMDLINE="root=/dev/mapper/root rw console=ttyS0 panic=-1 rd.luks=0 rd.shell=0
 # the command line is the UKI's own, CMDLINE_EXTRA is ignored).
 vm_boot() {
   local name=$1 limit=$(($2 * ${CVMBOOT_VM_TIME_SCALE:-1})) net=$3 extra=$4 tpmdir=$work/$1.tpm
-  local netdev rc t0 media
+  local netdev rc t0 media disks
+  # $VM_EXTRA_DISK (raw): a second disk, as a host would attach one
+  disks=(-drive "file=${ROOT_IMG:-$work/root.img},format=raw,if=virtio")
+  [ -n "${VM_EXTRA_DISK:-}" ] && disks+=(-drive "file=$VM_EXTRA_DISK,format=raw,if=virtio")
   media=(-kernel "/boot/vmlinuz-$kver" -initrd "${INITRD:-$work/initrd.img}" -append "$VM_CMDLINE $extra")
   [ -n "${UKI:-}" ] && uefi_media "$name" "$UKI"
   mkdir -p "$tpmdir"
@@ -363,7 +366,7 @@ vm_boot() {
   set +e
   timeout --kill-after=5 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 \
     -display none -monitor none -serial stdio -no-reboot -nodefaults \
-    "${media[@]}" -drive "file=${ROOT_IMG:-$work/root.img},format=raw,if=virtio" \
+    "${media[@]}" "${disks[@]}" \
     -netdev "$netdev" -device virtio-net-pci,netdev=n0,romfile= \
     -chardev "socket,id=chrtpm,path=$tpmdir/sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \
     -device tpm-tis,tpmdev=tpm0 \

@@ -9,7 +9,7 @@
 # `tests/vm/run.sh --demo` (scripts/demo.sh --vm): one good boot, showing the
 # console lines that matter, the checks and the timeline.
 # Environment: CVMBOOT_VM_SCENARIOS (default "ok deny unreachable wrongkey
-#   emergency disabled retry tokens glass nm ip uki ansible"; uki: tests/vm/uki.sh,
+#   dupuuid emergency disabled retry tokens glass nm ip uki ansible"; uki: tests/vm/uki.sh,
 #   ansible: tests/vm/ansible.sh), CVMBOOT_VM_TEE (tpm or sample, default tpm),
 #   CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_NM_BOOTS (default 1),
 #   CVMBOOT_VM_NET_WAIT=online (cvmboot waits for network-online.target, as
@@ -22,7 +22,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
 build=${CVMBOOT_VM_BUILD:-$src/build-vm}
-scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry tokens glass nm ip uki ansible}
+scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey dupuuid emergency disabled retry tokens glass nm ip uki ansible}
 ok_boots=${CVMBOOT_VM_OK_BOOTS:-3}
 demo=0
 if [ "${1:-}" = --demo ]; then
@@ -322,6 +322,22 @@ scenario_wrongkey() {
   check "wrongkey: clear unlock error on the console" console_has wrongkey "boot failed \\(unlock\\)"
   wrong_hex=$(od -An -v -tx1 "$work/wrong-resources/default/luks/root" | tr -d ' \n')
   check "wrongkey: the wrong key is not on the console" console_lacks_fixed wrongkey "$wrong_hex"
+}
+
+scenario_dupuuid() {
+  # a host attaches a second disk carrying a copy of the root's LUKS2 header
+  # (its first 16 MiB) over data of its own: the UUID is on two disks, so
+  # cvmboot must not guess which one to open
+  head -c 16M "$work/root.img" > "$work/dup.img"
+  truncate -s 64M "$work/dup.img"
+  kbs_start dupuuid
+  VM_EXTRA_DISK=$work/dup.img vm_boot dupuuid 200 kbs "rd.cvmboot.on_failure=poweroff"
+  kbs_stop
+  rm -f "$work/dup.img"
+  failed_closed dupuuid 150
+  check "dupuuid: the UUID is named with both disks" console_has dupuuid \
+    "UUID=$luks_uuid is on two devices, /dev/vd[ab] and /dev/vd[ab]"
+  check "dupuuid: boot failed (unlock)" console_has dupuuid "boot failed \\(unlock\\)"
 }
 
 scenario_emergency() {
