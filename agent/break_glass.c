@@ -18,7 +18,7 @@
 #include "hex.h"
 #include "log.h"
 #include "progress.h"
-#include "tee.h"
+#include "tee_config.h"
 
 #define ASK_PASSWORD "systemd-ask-password"
 #define ASK_MARGIN_MS 10000 /* beyond its own --timeout before we kill it */
@@ -53,15 +53,17 @@ int break_glass_record(const struct config *cfg, const char *kbs_error, struct s
 		       struct err *e)
 {
 	const struct tee_backend *tee;
+	struct tee_options opts;
 	char what[256] = "";
 	int rc;
 
-	if (tee_select(cfg, &tee, e))
+	tee_options_from_config(cfg, &opts);
+	if (tee_select(&opts, &tee, e))
 		return err_wrap(e, "no TEE to record the break-glass event in");
 	if (!tee->seal)
 		return err_set(e, CVM_E_TEE, "TEE %s has no register to record the break-glass event "
 			       "in: no passphrase is asked", tee->name);
-	rc = tee->seal(cfg, (const unsigned char *)BREAK_GLASS_EVENT, strlen(BREAK_GLASS_EVENT),
+	rc = tee->seal(&opts, (const unsigned char *)BREAK_GLASS_EVENT, strlen(BREAK_GLASS_EVENT),
 		       what, sizeof(what), e);
 	if (rc == TEE_SEAL_UNAVAILABLE)
 		return err_set(e, CVM_E_TEE, "cannot record the break-glass event (%s): no passphrase "

@@ -1,6 +1,6 @@
-/* `cvmboot evidence` (print the evidence JSON a TEE backend produces) and
- * `cvmboot detect` (which TEE is here, and why): the operator's tools when
- * a verifier rejects a node. */
+/* `cvmboot evidence`: print the evidence JSON a TEE backend produces (with
+ * `cvmboot detect`, cmd_detect.c, the operator's tools when a verifier
+ * rejects a node). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include "hex.h"
 #include "log.h"
 #include "snp_report.h"
-#include "tee.h"
+#include "tee_config.h"
 
 static int print_json(json_t *j)
 {
@@ -37,6 +37,7 @@ int cmd_evidence(struct config *cfg, int argc, char **argv)
 	size_t report_data_len = 48;
 	const char *report_path = NULL, *certs_path = NULL;
 	const struct tee_backend *tee;
+	struct tee_options opts;
 	json_t *evidence = NULL;
 	struct err e = { 0 };
 	int opt, rc;
@@ -68,6 +69,7 @@ int cmd_evidence(struct config *cfg, int argc, char **argv)
 			  "[--report FILE [--certs FILE]]");
 		return CVM_E_USAGE;
 	}
+	tee_options_from_config(cfg, &opts);
 	if (report_path) {
 		/* A saved binary report: only SNP reports are converted. */
 		if (strcmp(cfg->tee, "snp") != 0) {
@@ -78,38 +80,12 @@ int cmd_evidence(struct config *cfg, int argc, char **argv)
 			log_error("evidence: %s", e.msg);
 			return e.code;
 		}
-	} else if (tee_select(cfg, &tee, &e) ||
-		   tee->evidence(cfg, report_data, report_data_len, &evidence, &e)) {
+	} else if (tee_select(&opts, &tee, &e) ||
+		   tee->evidence(&opts, report_data, report_data_len, &evidence, &e)) {
 		log_error("evidence: %s", e.msg);
 		return e.code;
 	}
 	rc = print_json(evidence);
 	json_decref(evidence);
 	return rc;
-}
-
-int cmd_detect(struct config *cfg, int argc, char **argv)
-{
-	const struct tee_backend *chosen = NULL;
-	struct err e = { 0 };
-
-	(void)argv;
-	if (argc != 1) {
-		log_error("usage: cvmboot detect");
-		return CVM_E_USAGE;
-	}
-	printf("detection order (first match wins with [tee] type = auto):\n");
-	for (int i = 0; tee_backends[i]; i++) {
-		char why[256] = "";
-		int found = tee_backends[i]->detect ? tee_backends[i]->detect(cfg, why, sizeof(why)) : 0;
-
-		printf("  %-12s %-3s %s\n", tee_backends[i]->name, found == 1 ? "yes" : "no", why);
-	}
-	if (tee_select(cfg, &chosen, &e)) {
-		printf("selected: none\n");
-		log_error("%s", e.msg);
-		return e.code;
-	}
-	printf("selected: %s%s\n", chosen->name, strcmp(cfg->tee, "auto") ? " (configured)" : "");
-	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "fdio.h"
+#include "file_read.h"
 #include "log.h"
 #include "luks.h"
 #include "resource_path.h"
@@ -31,34 +32,10 @@ static const char unlock_usage[] = "usage: cvmboot unlock DEVICE [--name NAME] [
  * cryptsetup --key-file. */
 static int read_secret_file(const char *path, size_t max, struct secret *out, struct err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	size_t len = 0;
-
-	if (fd < 0)
-		return err_set(e, CVM_E_USAGE, "cannot open %s: %s", path, strerror(errno));
-	if (!secret_alloc(out, max + 1)) {
-		close(fd);
-		return err_set(e, CVM_E_INTERNAL, "out of memory");
-	}
-	while (len <= max) {
-		ssize_t n = read(fd, out->data + len, max + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			close(fd);
-			return err_set(e, CVM_E_USAGE, "cannot read %s: %s", path, strerror(errno));
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (len > max)
-		return err_set(e, CVM_E_USAGE, "%s is longer than %zu bytes", path, max);
-	if (len == 0)
+	if (file_read_bounded(path, max, FILE_READ_SECRET, CVM_E_USAGE, out, NULL, e))
+		return e->code;
+	if (out->len == 0)
 		return err_set(e, CVM_E_USAGE, "%s is empty", path);
-	out->len = len; /* the buffer stays max + 1 bytes; secret_clear wipes len */
 	return 0;
 }
 
@@ -259,47 +236,41 @@ int cmd_enroll(struct config *cfg, int argc, char **argv)
 	return 0;
 }
 
-/* The configuration to attest with: cfg, or a copy carrying the token's KBS
- * URLs when cfg names none. *copy is to be freed by the caller. */
-static int session_config(const struct config *cfg, const struct luks_token_info *info,
-			  const char *device, struct config **copy, struct err *e)
+/* The KBS client's options: from cfg, with only the URLs taken from the
+ * token when cfg names none (checked as [kbs] url is). */
+static int kbs_options(const struct config *cfg, const struct luks_token_info *info,
+		       const char *device, struct kbs_client_options *o, struct err *e)
 {
-	*copy = NULL;
-	if (cfg->n_urls > 0)
+	kbs_client_options_from_config(cfg, o);
+	if (o->n_urls > 0)
 		return 0;
 	if (info->n_urls == 0)
 		return err_set(e, CVM_E_CONFIG, "no KBS URL: none configured ([kbs] url, "
 			       "rd.cvmboot.url) and the token of %s records none", device);
-	*copy = malloc(sizeof(**copy));
-	if (!*copy)
-		return err_set(e, CVM_E_INTERNAL, "out of memory");
-	memcpy(*copy, cfg, sizeof(**copy));
-	for (int i = 0; i < info->n_urls && i < CFG_MAX_URLS; i++)
-		snprintf((*copy)->urls[i], sizeof((*copy)->urls[i]), "%s", info->urls[i]);
-	(*copy)->n_urls = info->n_urls < CFG_MAX_URLS ? info->n_urls : CFG_MAX_URLS;
+	for (int i = 0; i < info->n_urls && i < CFG_MAX_URLS; i++) {
+		if (config_check_kbs_url(cfg, i + 1, info->urls[i], e))
+			return err_wrap(e, "KBS URLs from the token of %s", device);
+		o->urls[o->n_urls++] = info->urls[i];
+	}
 	log_warn("no KBS URL configured: using the %d recorded in the token of %s (the header "
-		 "is not authenticated: configure [kbs] url to pin the KBS)", (*copy)->n_urls,
-		 device);
-	if (config_validate(*copy, e))
-		return err_wrap(e, "KBS URLs from the token of %s", device);
+		 "is not authenticated: configure [kbs] url to pin the KBS)", o->n_urls, device);
 	return 0;
 }
 
 static int fetch_key(const struct config *cfg, const struct luks_token_info *info,
 		     const char *device, struct secret *key, struct err *e)
 {
-	struct config *copy = NULL;
+	struct kbs_client_options o;
 	struct session *s = NULL;
 	int rc;
 
 	/* The return codes decide: e only says why when one is not 0. */
-	rc = session_config(cfg, info, device, &copy, e);
+	rc = kbs_options(cfg, info, device, &o, e);
 	if (rc == 0)
-		rc = session_open(copy ? copy : cfg, NULL, &s, e);
+		rc = session_open_kbs(cfg, &o, NULL, &s, e);
 	if (rc == 0)
 		rc = session_fetch(s, info->resource, key, e);
 	session_close(s);
-	free(copy);
 	return rc ? err_wrap(e, "key %s", info->resource) : 0;
 }
 

@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "resource_path.h"
-#include "tee.h"
+#include "tee_names.h"
 
 #define VALUE_SHOWN "%.80s"        /* how much of a bad value an error message repeats */
 
@@ -282,18 +282,24 @@ struct resource_cfg *config_add_resource(struct config *c, const char *name, str
 /* ------------------------------------------------------------------ */
 /* Cross-field checks                                                 */
 
-static int validate_kbs(const struct config *c, struct err *e)
+int config_check_kbs_url(const struct config *c, int n, const char *url, struct err *e)
 {
 	bool is_http;
 
-	for (int i = 0; i < c->n_urls; i++) {
-		if (config_check_url(c->urls[i], &is_http, e))
-			return err_wrap(e, "kbs url %d", i + 1);
-		if (is_http && !c->insecure_http)
-			return err_set(e, CVM_E_CONFIG,
-				       "kbs url %d '" VALUE_SHOWN "': http:// needs insecure_http = true in [kbs]",
-				       i + 1, c->urls[i]);
-	}
+	if (config_check_url(url, &is_http, e))
+		return err_wrap(e, "kbs url %d", n);
+	if (is_http && !c->insecure_http)
+		return err_set(e, CVM_E_CONFIG,
+			       "kbs url %d '" VALUE_SHOWN "': http:// needs insecure_http = true in [kbs]",
+			       n, url);
+	return 0;
+}
+
+static int validate_kbs(const struct config *c, struct err *e)
+{
+	for (int i = 0; i < c->n_urls; i++)
+		if (config_check_kbs_url(c, i + 1, c->urls[i], e))
+			return e->code;
 	if (c->ca_file[0] && c->ca_file[0] != '/')
 		return err_set(e, CVM_E_CONFIG, "ca_file must be an absolute path");
 	if (c->connect_timeout_ms <= 0 || c->request_timeout_ms <= 0)

@@ -149,6 +149,9 @@ int config_check_name(const char *s, size_t max);
 int config_check_resource_path(const char *s);                   /* REPO/TYPE/TAG */
 /* http(s)://host[:port][/path], no credentials/query/fragment; *is_http set. */
 int config_check_url(const char *url, bool *is_http, struct err *e);
+/* The KBS URL number n (from 1, for errors) as [kbs] url takes it: well
+ * formed, and http:// only with insecure_http. */
+int config_check_kbs_url(const struct config *c, int n, const char *url, struct err *e);
 void config_trim_url(char *url);                                 /* drop trailing '/' */
 /* Add a resource named name (file resource: file = name, mode 0400) or
  * return the existing one; NULL (and e set) if the name is invalid or the

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "hex.h"
+#include "validate.h"
 
 #define CONFIG_LINE_MAX 1024       /* longest accepted line, newline excluded */
 #define CONFIG_FILE_MAX (256 * 1024)
@@ -21,14 +22,6 @@
 
 /* ------------------------------------------------------------------ */
 /* Character and number syntaxes of the file                         */
-
-static bool has_control_chars(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
 
 /* Unsigned decimal, or hexadecimal with 0x if allow_hex; no sign, no spaces. */
 static int parse_unsigned(const char *s, bool allow_hex, unsigned long long *out)

@@ -15,7 +15,7 @@
 
 struct http {
 	CURL *curl;
-	const struct config *cfg;
+	const struct kbs_client_options *opts;
 	long connections;
 	char errbuf[CURL_ERROR_SIZE]; /* libcurl's detailed reason for a failure */
 };
@@ -82,9 +82,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 
 /* Trust and transport settings; any of them refused is an error, never a
  * silent fallback to libcurl's defaults. */
-static CURLcode configure(CURL *c, const struct config *cfg, char *errbuf)
+static CURLcode configure(CURL *c, const struct kbs_client_options *opts, char *errbuf)
 {
-	const char *protocols = cfg->insecure_http ? "http,https" : "https";
+	const char *protocols = opts->insecure_http ? "http,https" : "https";
 	CURLcode rc;
 
 	if ((rc = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L)) ||
@@ -104,23 +104,23 @@ static CURLcode configure(CURL *c, const struct config *cfg, char *errbuf)
 	    /* No CURLSSLOPT_NATIVE_CA (it would add the system store) and no
 	     * best-effort revocation or other relaxations. */
 	    (rc = curl_easy_setopt(c, CURLOPT_SSL_OPTIONS, 0L)) ||
-	    (rc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms)) ||
-	    (rc = curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->max_response_bytes)) ||
+	    (rc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, opts->connect_timeout_ms)) ||
+	    (rc = curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)opts->max_response_bytes)) ||
 	    (rc = curl_easy_setopt(c, CURLOPT_USERAGENT, "cvmboot/" CVMBOOT_VERSION)) ||
 	    (rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body)) ||
 	    (rc = curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header)))
 		return rc;
-	if (!cfg->ca_file[0])
+	if (!opts->ca_file[0])
 		return CURLE_OK; /* the system store: libcurl's built-in CA bundle and directory */
 	/* ca_file is the only trust anchor: libcurl's built-in CA directory
 	 * (/etc/ssl/certs on Debian) would otherwise stay trusted beside it. */
-	if ((rc = curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file)) ||
+	if ((rc = curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file)) ||
 	    (rc = curl_easy_setopt(c, CURLOPT_CAPATH, NULL)))
 		return rc;
 	return CURLE_OK;
 }
 
-struct http *http_new(const struct config *cfg, struct err *e)
+struct http *http_new(const struct kbs_client_options *opts, struct err *e)
 {
 	struct http *h = calloc(1, sizeof(*h));
 	CURLcode rc;
@@ -130,8 +130,8 @@ struct http *http_new(const struct config *cfg, struct err *e)
 		err_set(e, CVM_E_INTERNAL, "cannot initialise libcurl");
 		return NULL;
 	}
-	h->cfg = cfg;
-	if ((rc = configure(h->curl, cfg, h->errbuf))) {
+	h->opts = opts;
+	if ((rc = configure(h->curl, opts, h->errbuf))) {
 		err_set(e, CVM_E_INTERNAL, "libcurl refuses a TLS/HTTP setting: %s",
 			curl_easy_strerror(rc));
 		http_free(h);
@@ -215,7 +215,7 @@ int http_request(struct http *h, const char *url, const char *body, long timeout
 		 struct http_response *r)
 {
 	struct curl_slist *headers;
-	struct sink sink = { .r = r, .limit = (size_t)h->cfg->max_response_bytes };
+	struct sink sink = { .r = r, .limit = (size_t)h->opts->max_response_bytes };
 	long connects = 0;
 	CURLcode rc;
 
@@ -226,8 +226,8 @@ int http_request(struct http *h, const char *url, const char *body, long timeout
 			 "session are visible to the network", url);
 	if (!(headers = request_headers(body != NULL)))
 		return -1;
-	if (timeout_ms <= 0 || timeout_ms > h->cfg->request_timeout_ms)
-		timeout_ms = h->cfg->request_timeout_ms;
+	if (timeout_ms <= 0 || timeout_ms > h->opts->request_timeout_ms)
+		timeout_ms = h->opts->request_timeout_ms;
 	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h->curl, CURLOPT_URL, url);
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);

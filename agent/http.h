@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "kbs_options.h"
 #include "err.h"
 
 #define HTTP_HEADERS_MAX 32768    /* all header bytes of one answer */
@@ -26,7 +26,7 @@ struct http_response {
 	bool tls_unverified;       /* status == 0 because the server certificate did not verify */
 };
 
-struct http *http_new(const struct config *cfg, struct err *e);
+struct http *http_new(const struct kbs_client_options *opts, struct err *e);
 void http_free(struct http *h);
 /* Forget the session cookie (before talking to another KBS). Cookies live in
  * memory only, never in a file. */

@@ -121,34 +121,6 @@ void init_data_field(const struct init_data *d, unsigned char *out, size_t len)
 	memcpy(out, d->digest, n);
 }
 
-int init_data_check_field(const struct config *cfg, const char *field_name,
-			  const unsigned char *field, size_t len, struct err *e)
-{
-	unsigned char want[INIT_DATA_DIGEST_MAX];
-	char *have_hex, *want_hex;
-
-	if (!cfg->init_doc)
-		return 0;
-	if (len > sizeof(want))
-		return err_set(e, CVM_E_INTERNAL, "%s of %zu bytes", field_name, len);
-	init_data_field(cfg->init_doc, want, len);
-	if (!memcmp(want, field, len)) {
-		log_info("init-data: %s matches the %s digest of %s", field_name,
-			 init_data_alg_name(cfg->init_doc->alg), cfg->init_doc->path);
-		return 0;
-	}
-	have_hex = hex_encode(field, len);
-	want_hex = hex_encode(want, len);
-	err_set(e, CVM_E_TEE,
-		"init-data: the report's %s is %s but the %s digest of %s is %s: the host launched "
-		"this VM with other init-data (refusing to send a document the evidence does not bind)",
-		field_name, have_hex ? have_hex : "?", init_data_alg_name(cfg->init_doc->alg),
-		cfg->init_doc->path, want_hex ? want_hex : "?");
-	free(have_hex);
-	free(want_hex);
-	return e->code;
-}
-
 json_t *init_data_json(const struct init_data *d)
 {
 	return json_pack("{s:s, s:s%}", "format", "toml", "body", d->body, d->body_len);

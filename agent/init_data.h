@@ -48,10 +48,6 @@ const char *init_data_alg_name(enum init_data_alg a);
 /* The digest cut or zero-padded to a TEE field of len bytes (Trustee's
  * regularize_data: SNP HOST_DATA 32, TDX MRCONFIGID 48). */
 void init_data_field(const struct init_data *d, unsigned char *out, size_t len);
-/* Compare a TEE's init-data field (HOST_DATA, MRCONFIGID) with the digest of
- * the configured document; CVM_E_TEE naming both values when they differ. */
-int init_data_check_field(const struct config *cfg, const char *field_name,
-			  const unsigned char *field, size_t len, struct err *e);
 /* {"format":"toml","body":"<the TOML text>"} for the attestation request. */
 json_t *init_data_json(const struct init_data *d);
 /* The value of [data] key, or NULL. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "b64.h"
+#include "cleanup.h"
 
 #define JWE_IV_BYTES 12
 #define JWE_TAG_BYTES 16
@@ -164,15 +165,6 @@ out:
 
 /* ---- JWE parsing ----------------------------------------------------- */
 
-static void json_cleanup(json_t **j) { json_decref(*j); }
-static void free_cleanup(unsigned char **p) { free(*p); }
-static void pkey_cleanup(EVP_PKEY **k) { EVP_PKEY_free(*k); }
-static void pkey_ctx_cleanup(EVP_PKEY_CTX **c) { EVP_PKEY_CTX_free(*c); }
-#define _cleanup_json_ __attribute__((cleanup(json_cleanup)))
-#define _cleanup_free_ __attribute__((cleanup(free_cleanup)))
-#define _cleanup_pkey_ __attribute__((cleanup(pkey_cleanup)))
-#define _cleanup_pkey_ctx_ __attribute__((cleanup(pkey_ctx_cleanup)))
-
 /* Decode the base64url string member `name` of obj; `where` names the
  * object in messages ("" for the JWE itself, "epk ", ...). A missing member
  * is an error only if required (null counts as missing). */
@@ -262,11 +254,11 @@ static int epk_load(const json_t *hdr, const struct curve *cv, EVP_PKEY **out, s
 {
 	const json_t *epk = json_object_get(hdr, "epk");
 	const json_t *kty, *crv;
-	_cleanup_free_ unsigned char *x = NULL;
-	_cleanup_free_ unsigned char *y = NULL;
-	_cleanup_free_ unsigned char *point = NULL;
-	_cleanup_pkey_ctx_ EVP_PKEY_CTX *ctx = NULL;
-	_cleanup_pkey_ctx_ EVP_PKEY_CTX *check = NULL;
+	CLEANUP(freep) unsigned char *x = NULL;
+	CLEANUP(freep) unsigned char *y = NULL;
+	CLEANUP(freep) unsigned char *point = NULL;
+	CLEANUP(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+	CLEANUP(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *check = NULL;
 	size_t xlen, ylen;
 	OSSL_PARAM params[3];
 	EVP_PKEY *peer = NULL;
@@ -323,7 +315,7 @@ static int epk_load(const json_t *hdr, const struct curve *cv, EVP_PKEY **out, s
 /* Z = ECDH(our private key, peer); z->len is the field size. */
 static int ecdh_derive(EVP_PKEY *key, EVP_PKEY *peer, struct secret *z, struct err *e)
 {
-	_cleanup_pkey_ctx_ EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	CLEANUP(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
 	size_t len = 0;
 
 	if (!ctx || EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, peer) != 1 ||
@@ -343,11 +335,11 @@ static int cek_ecdh_es_a256kw(const json_t *hdr, EVP_PKEY *key, const unsigned c
 {
 	static const char alg[] = "ECDH-ES+A256KW";
 	const struct curve *cv;
-	_cleanup_pkey_ EVP_PKEY *peer = NULL;
-	_cleanup_secret_ struct secret z = { 0 };
-	_cleanup_secret_ struct secret kek = { 0 };
-	_cleanup_free_ unsigned char *apu = NULL;
-	_cleanup_free_ unsigned char *apv = NULL;
+	CLEANUP(EVP_PKEY_freep) EVP_PKEY *peer = NULL;
+	CLEANUP(secret_clear) struct secret z = { 0 };
+	CLEANUP(secret_clear) struct secret kek = { 0 };
+	CLEANUP(freep) unsigned char *apu = NULL;
+	CLEANUP(freep) unsigned char *apv = NULL;
 	size_t apulen, apvlen, cklen = JWE_CEK_BYTES;
 
 	if (!EVP_PKEY_is_a(key, "EC"))
@@ -379,8 +371,8 @@ static int cek_ecdh_es_a256kw(const json_t *hdr, EVP_PKEY *key, const unsigned c
 static int cek_rsa_oaep_256(EVP_PKEY *key, const unsigned char *ek, size_t eklen,
 			    struct secret *cek, struct err *e)
 {
-	_cleanup_pkey_ctx_ EVP_PKEY_CTX *ctx = NULL;
-	_cleanup_secret_ struct secret buf = { 0 };
+	CLEANUP(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+	CLEANUP(secret_clear) struct secret buf = { 0 };
 	size_t modlen, outlen;
 
 	if (!EVP_PKEY_is_a(key, "RSA"))
@@ -413,7 +405,7 @@ static int cek_rsa_oaep_256(EVP_PKEY *key, const unsigned char *ek, size_t eklen
 /* Parse and check the protected header; returns it, or NULL with e set. */
 static json_t *protected_header(const json_t *jwe, const char **alg, struct err *e)
 {
-	_cleanup_free_ unsigned char *raw = NULL;
+	CLEANUP(freep) unsigned char *raw = NULL;
 	json_t *hdr;
 	json_error_t jerr;
 	const char *enc;
@@ -508,13 +500,13 @@ static int check_top_level(const json_t *jwe, struct err *e)
 
 static int decrypt_parsed(const json_t *jwe, EVP_PKEY *key, struct secret *plain, struct err *e)
 {
-	_cleanup_json_ json_t *hdr = NULL;
-	_cleanup_free_ unsigned char *ek = NULL;
-	_cleanup_free_ unsigned char *iv = NULL;
-	_cleanup_free_ unsigned char *tag = NULL;
-	_cleanup_free_ unsigned char *ct = NULL;
-	_cleanup_free_ unsigned char *aad = NULL;
-	_cleanup_secret_ struct secret cek = { 0 };
+	CLEANUP(json_decrefp) json_t *hdr = NULL;
+	CLEANUP(freep) unsigned char *ek = NULL;
+	CLEANUP(freep) unsigned char *iv = NULL;
+	CLEANUP(freep) unsigned char *tag = NULL;
+	CLEANUP(freep) unsigned char *ct = NULL;
+	CLEANUP(freep) unsigned char *aad = NULL;
+	CLEANUP(secret_clear) struct secret cek = { 0 };
 	size_t eklen, ivlen, taglen, ctlen, aadlen;
 	const char *alg = NULL;
 	int rc;
@@ -553,7 +545,7 @@ static int decrypt_parsed(const json_t *jwe, EVP_PKEY *key, struct secret *plain
 
 int jwe_decrypt(const char *body, size_t len, EVP_PKEY *key, struct secret *plain, struct err *e)
 {
-	_cleanup_json_ json_t *jwe = NULL;
+	CLEANUP(json_decrefp) json_t *jwe = NULL;
 	json_error_t jerr;
 	int rc;
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "http.h"
 #include "init_data.h"
 #include "jcs.h"
@@ -17,7 +18,7 @@
 #include "log.h"
 #include "progress.h"
 #include "retry.h"
-#include "teekey.h"
+#include "session_key.h"
 
 #define NONCE_MAX 1024
 #define TOKEN_MAX 65536
@@ -32,8 +33,9 @@ struct kbs_try {
 };
 
 struct kbs {
-	const struct config *cfg;
+	struct kbs_client_options opts; /* pointing into the caller's configuration */
 	const struct tee_backend *tee;
+	struct tee_options tee_opts; /* what the TEE reads of cfg */
 	struct http *http;
 	int url_idx;
 	EVP_PKEY *key;
@@ -66,22 +68,22 @@ struct attempt {
 	struct err e;
 };
 
-struct kbs *kbs_new(const struct config *cfg, const struct tee_backend *tee, struct err *e)
+struct kbs *kbs_new(const struct kbs_client_options *opts, const struct tee_backend *tee,
+		    const struct tee_options *tee_opts, struct err *e)
 {
-	struct kbs *k = calloc(1, sizeof(*k));
+	CLEANUP(kbs_freep) struct kbs *k = calloc(1, sizeof(*k));
 
 	if (!k) {
 		err_set(e, CVM_E_INTERNAL, "out of memory");
 		return NULL;
 	}
-	k->cfg = cfg;
+	k->opts = *opts;
 	k->tee = tee;
-	if (!(k->http = http_new(cfg, e)) || tee_key_generate(cfg->key_alg, &k->key, e) ||
-	    !(k->jwk = tee_key_jwk(k->key, cfg->key_alg, e))) {
-		kbs_free(k);
+	k->tee_opts = *tee_opts;
+	if (!(k->http = http_new(&k->opts, e)) || tee_key_generate(opts->key_alg, &k->key, e) ||
+	    !(k->jwk = tee_key_jwk(k->key, opts->key_alg, e)))
 		return NULL;
-	}
-	return k;
+	return TAKE_PTR(k);
 }
 
 void kbs_free(struct kbs *k)
@@ -95,7 +97,7 @@ void kbs_free(struct kbs *k)
 	free(k);
 }
 
-const char *kbs_url(const struct kbs *k) { return k->cfg->urls[k->url_idx]; }
+const char *kbs_url(const struct kbs *k) { return k->opts.urls[k->url_idx]; }
 long long kbs_token_expiry(const struct kbs *k) { return k->token_expiry; }
 long kbs_connections(const struct kbs *k) { return http_connections(k->http); }
 
@@ -129,12 +131,12 @@ static void classify(const struct kbs *k, const struct http_response *r, const c
 	if (r->too_large) {
 		a->o = FINAL;
 		err_set(&a->e, CVM_E_PROTOCOL, "%s: response larger than %ld bytes, refused", what,
-			k->cfg->max_response_bytes);
+			k->opts.max_response_bytes);
 	} else if (r->status == 0 && r->tls_unverified) {
 		/* Not transient: retrying cannot make this certificate verify. */
 		a->o = NEXT_KBS;
 		err_set(&a->e, CVM_E_NETWORK, "%s: TLS: the KBS certificate does not verify against "
-			"ca_file %s (%s)", what, k->cfg->ca_file[0] ? k->cfg->ca_file : "(system store)",
+			"ca_file %s (%s)", what, k->opts.ca_file[0] ? k->opts.ca_file : "(system store)",
 			r->transport_error);
 	} else if (r->status == 0) {
 		a->o = RETRY;
@@ -173,16 +175,14 @@ static void post_json(struct kbs *k, const char *endpoint, const json_t *body,
 		      struct http_response *r, struct attempt *a)
 {
 	char url[CFG_URL_MAX + 64];
-	char *text;
+	CLEANUP(freep) char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 
 	memset(r, 0, sizeof(*r));
-	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	snprintf(url, sizeof(url), "%s/kbs/v0/%s", kbs_url(k), endpoint);
 	if (!text || http_request(k->http, url, text, request_timeout_ms(k), r))
 		local_failure(a, endpoint);
 	else
 		classify(k, r, endpoint, a);
-	free(text);
 }
 
 /* Evidence for this nonce, bound to our key (kbs-protocol.md section 2). */
@@ -195,7 +195,7 @@ static json_t *attestation_body(struct kbs *k, const char *nonce, struct err *e)
 		err_set(e, CVM_E_INTERNAL, "cannot compute the runtime-data digest");
 		return NULL;
 	}
-	if (k->tee->evidence(k->cfg, digest, sizeof(digest), &evidence, e)) {
+	if (k->tee->evidence(&k->tee_opts, digest, sizeof(digest), &evidence, e)) {
 		err_wrap(e, "%s evidence", k->tee->name);
 		return NULL;
 	}
@@ -203,8 +203,8 @@ static json_t *attestation_body(struct kbs *k, const char *nonce, struct err *e)
 			 "runtime-data", "nonce", nonce, "tee-pubkey", k->jwk,
 			 "tee-evidence", "primary_evidence", evidence, "additional_evidence", "");
 	/* Trustee's Attestation "init-data": {"format":"toml","body":...} (docs/init-data.md) */
-	if (body && k->cfg->init_doc &&
-	    json_object_set_new(body, "init-data", init_data_json(k->cfg->init_doc))) {
+	if (body && k->opts.init_doc &&
+	    json_object_set_new(body, "init-data", init_data_json(k->opts.init_doc))) {
 		json_decref(body);
 		body = NULL;
 	}
@@ -227,14 +227,14 @@ static void drop_session(struct kbs *k)
 static void open_session(struct kbs *k, struct attempt *a)
 {
 	struct http_response r;
-	json_t *req, *challenge;
+	CLEANUP(json_decrefp) json_t *req = NULL;
+	CLEANUP(json_decrefp) json_t *challenge = NULL;
 	const char *nonce;
 
 	drop_session(k);
 	req = json_pack("{s:s, s:s, s:{s:[s]}}", "version", KBS_PROTOCOL_VERSION, "tee",
 			k->tee->name, "extra-params", "supported-hash-algorithms", "sha384");
 	post_json(k, "auth", req, &r, a);
-	json_decref(req);
 	challenge = a->o == DONE ? parse_json_object(&r, "auth", &a->e) : NULL;
 	http_response_clear(&r);
 	if (a->o != DONE)
@@ -249,7 +249,6 @@ static void open_session(struct kbs *k, struct attempt *a)
 		   !(k->attestation = attestation_body(k, nonce, &a->e))) {
 		a->o = FINAL;
 	}
-	json_decref(challenge);
 }
 
 /* POST the session's attestation; on 200, take the token. */
@@ -257,7 +256,7 @@ static void send_attestation(struct kbs *k, struct attempt *a)
 {
 	struct http_response r;
 	const char *token;
-	json_t *j;
+	CLEANUP(json_decrefp) json_t *j = NULL;
 
 	k->attest_sends++;
 	post_json(k, "attest", k->attestation, &r, a);
@@ -277,7 +276,6 @@ static void send_attestation(struct kbs *k, struct attempt *a)
 			json_decref(k->attestation);
 			k->attestation = NULL;
 		}
-		json_decref(j);
 	}
 	http_response_clear(&r);
 }
@@ -298,8 +296,8 @@ static void handshake(struct kbs *k, struct attempt *a)
 /* The next KBS, in order, that has not refused TLS (maybe the current one); -1 if none. */
 static int next_usable(const struct kbs *k)
 {
-	for (int step = 1; step <= k->cfg->n_urls; step++) {
-		int i = (k->url_idx + step) % k->cfg->n_urls;
+	for (int step = 1; step <= k->opts.n_urls; step++) {
+		int i = (k->url_idx + step) % k->opts.n_urls;
 
 		if (!k->tries[i].tls_refused)
 			return i;
@@ -314,10 +312,10 @@ static int final_error(struct kbs *k, const struct attempt *last, const char *wh
 	char list[sizeof(e->msg)] = "";
 	size_t used = 0;
 
-	for (int i = 0; i < k->cfg->n_urls && used < sizeof(list); i++) {
+	for (int i = 0; i < k->opts.n_urls && used < sizeof(list); i++) {
 		if (k->tries[i].why[0])
 			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%.200s: %s",
-						 used ? "; " : "", k->cfg->urls[i], k->tries[i].why);
+						 used ? "; " : "", k->opts.urls[i], k->tries[i].why);
 	}
 	return err_set(e, last->e.code, "%s: %s", what, list);
 }
@@ -351,7 +349,7 @@ static void report_wait(struct kbs *k, const struct retry *rt, const struct atte
 	progress_seconds(rt->budget_ms, budget, sizeof(budget));
 	progress_msg(LOG_WARNING, "waiting for the KBS: attempt %d failed (%s at %.200s: %.300s); "
 		     "%s in %s, %s of the %s retry budget left", k->failures, what,
-		     k->cfg->urls[from], a->e.msg, next, in, left, budget);
+		     k->opts.urls[from], a->e.msg, next, in, left, budget);
 }
 
 /* After an exchange that failed but is not final: decide whether and where
@@ -415,11 +413,11 @@ static int attest_within(struct kbs *k, struct retry *rt, struct err *e)
  * failures of this operation (and the KBSs out for their certificate). */
 static void begin_operation(struct kbs *k, struct retry *rt)
 {
-	retry_init(rt, k->cfg->backoff_base_ms, k->cfg->backoff_cap_ms, k->cfg->retry_budget_ms);
+	retry_init(rt, k->opts.backoff_base_ms, k->opts.backoff_cap_ms, k->opts.retry_budget_ms);
 	k->budget = rt;
 	k->busy_in_a_row = 0;
 	k->failures = 0;
-	for (int i = 0; i < k->cfg->n_urls; i++)
+	for (int i = 0; i < k->opts.n_urls; i++)
 		if (!k->tries[i].tls_refused)
 			k->tries[i].why[0] = '\0';
 }

@@ -5,8 +5,9 @@
 
 #include <stddef.h>
 
-#include "config.h"
+#include "cleanup.h"
 #include "err.h"
+#include "kbs_options.h"
 #include "secmem.h"
 #include "tee.h"
 
@@ -14,8 +15,11 @@
 
 struct kbs;
 
-struct kbs *kbs_new(const struct config *cfg, const struct tee_backend *tee, struct err *e);
+/* opts and tee_opts are copied; the strings they point to must outlive k. */
+struct kbs *kbs_new(const struct kbs_client_options *opts, const struct tee_backend *tee,
+		    const struct tee_options *tee_opts, struct err *e);
 void kbs_free(struct kbs *k);
+DEFINE_POINTER_CLEANUP(struct kbs, kbs_free)
 /* auth + attest, trying the URLs in order on network failure or a
  * certificate that does not verify; a busy KBS (429/503) is asked again on
  * the same session. Returns 0 or the error code; e is written only then. */

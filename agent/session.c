@@ -9,47 +9,58 @@
 #include "kbs.h"
 #include "log.h"
 #include "retry.h"
-#include "tee.h"
+#include "tee_config.h"
 
 struct session {
 	const struct config *cfg;
 	const struct tee_backend *tee;
+	struct tee_options tee_opts;
 	struct kbs *kbs;
 };
 
 int session_open(const struct config *cfg, struct status *st, struct session **out,
 		 struct err *e)
 {
-	struct session *s;
+	struct kbs_client_options o;
+
+	kbs_client_options_from_config(cfg, &o);
+	return session_open_kbs(cfg, &o, st, out, e);
+}
+
+int session_open_kbs(const struct config *cfg, const struct kbs_client_options *kbs_opts,
+		     struct status *st, struct session **out, struct err *e)
+{
+	CLEANUP(session_closep) struct session *s = NULL;
 	long long t0 = monotonic_ms();
 
 	*out = NULL;
-	if (cfg->n_urls == 0)
+	if (kbs_opts->n_urls == 0)
 		return err_set(e, CVM_E_CONFIG, "no KBS URL configured ([kbs] url or rd.cvmboot.url)");
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(e, CVM_E_INTERNAL, "out of memory");
 	s->cfg = cfg;
-	if (tee_select(cfg, &s->tee, e))
-		goto fail;
+	tee_options_from_config(cfg, &s->tee_opts);
+	if (tee_select(&s->tee_opts, &s->tee, e))
+		return e->code;
 	if (st)
 		snprintf(st->tee, sizeof(st->tee), "%s", s->tee->name);
-	log_info("TEE: %s; attesting to %s", s->tee->name, cfg->urls[0]);
-	if (!(s->kbs = kbs_new(cfg, s->tee, e)) || kbs_attest(s->kbs, e))
-		goto fail;
+	log_info("TEE: %s; attesting to %s", s->tee->name, kbs_opts->urls[0]);
+	if (!(s->kbs = kbs_new(kbs_opts, s->tee, &s->tee_opts, e)))
+		return e->code;
+	if (kbs_attest(s->kbs, e)) {
+		if (st)
+			snprintf(st->kbs_url, sizeof(st->kbs_url), "%s", kbs_url(s->kbs));
+		return e->code;
+	}
 	if (st) {
 		snprintf(st->kbs_url, sizeof(st->kbs_url), "%s", kbs_url(s->kbs));
 		st->token_expiry = kbs_token_expiry(s->kbs);
 		status_phase(st, "attest", (long)(monotonic_ms() - t0));
 	}
 	log_info("attested to %s as %s", kbs_url(s->kbs), s->tee->name);
-	*out = s;
+	*out = TAKE_PTR(s);
 	return 0;
-fail:
-	if (st && s->kbs)
-		snprintf(st->kbs_url, sizeof(st->kbs_url), "%s", kbs_url(s->kbs));
-	session_close(s);
-	return e->code;
 }
 
 int session_fetch(struct session *s, const char *path, struct secret *out, struct err *e)
@@ -74,7 +85,7 @@ int session_seal(struct session *s, struct status *st, struct err *e)
 				: "not supported by this TEE");
 		return 0;
 	}
-	rc = s->tee->seal(s->cfg, (const unsigned char *)event, sizeof(event) - 1, what,
+	rc = s->tee->seal(&s->tee_opts, (const unsigned char *)event, sizeof(event) - 1, what,
 			  sizeof(what), e);
 	if (rc == TEE_SEAL_UNAVAILABLE) {
 		log_warn("boot phase not sealed: %s", what);

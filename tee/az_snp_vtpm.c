@@ -12,14 +12,14 @@
 
 #define VCEK_PATH "/metadata/THIM/amd/certification"
 
-static int az_snp_vtpm_detect(const struct config *cfg, char *why, size_t why_len)
+static int az_snp_vtpm_detect(const struct tee_options *cfg, char *why, size_t why_len)
 {
 	return az_detect(cfg, AZ_REPORT_TYPE_SNP, why, why_len);
 }
 
 /* The metadata service answers {"vcekCert": PEM, "certificateChain": PEM};
  * the evidence carries the VCEK alone, DER. */
-static int fetch_vcek_der(const struct config *cfg, unsigned char **der, size_t *der_len,
+static int fetch_vcek_der(const struct tee_options *cfg, unsigned char **der, size_t *der_len,
 			  struct err *e)
 {
 	json_t *answer = NULL;
@@ -52,7 +52,7 @@ static int fetch_vcek_der(const struct config *cfg, unsigned char **der, size_t 
 	return 0;
 }
 
-static int az_snp_vtpm_evidence(const struct config *cfg, const unsigned char *rd, size_t len,
+static int az_snp_vtpm_evidence(const struct tee_options *cfg, const unsigned char *rd, size_t len,
 				json_t **evidence, struct err *e)
 {
 	struct tpm_quote q = { 0 };

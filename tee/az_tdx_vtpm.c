@@ -11,7 +11,7 @@
 #define TDQUOTE_PATH "/acc/tdquote"
 #define TD_QUOTE_MAX (64 * 1024)
 
-static int az_tdx_vtpm_detect(const struct config *cfg, char *why, size_t why_len)
+static int az_tdx_vtpm_detect(const struct tee_options *cfg, char *why, size_t why_len)
 {
 	return az_detect(cfg, AZ_REPORT_TYPE_TDX, why, why_len);
 }
@@ -31,7 +31,7 @@ static int decode_b64url(const char *s, unsigned char **out, size_t *out_len)
 /* POST {"report": base64url(TDREPORT), unpadded} to the metadata service's
  * quote endpoint (az-tdx-vtpm crate src/imds.rs, base64_url::encode); it
  * answers {"quote": base64url}. */
-static int fetch_td_quote(const struct config *cfg, const struct az_hcl *h, unsigned char **quote,
+static int fetch_td_quote(const struct tee_options *cfg, const struct az_hcl *h, unsigned char **quote,
 			  size_t *quote_len, struct err *e)
 {
 	char *report = b64_encode(h->hw_report, h->hw_report_len, true);
@@ -58,7 +58,7 @@ static int fetch_td_quote(const struct config *cfg, const struct az_hcl *h, unsi
 	return 0;
 }
 
-static int az_tdx_vtpm_evidence(const struct config *cfg, const unsigned char *rd, size_t len,
+static int az_tdx_vtpm_evidence(const struct tee_options *cfg, const unsigned char *rd, size_t len,
 				json_t **evidence, struct err *e)
 {
 	struct tpm_quote q = { 0 };

@@ -72,12 +72,12 @@ static int read_hcl(struct tpm *t, unsigned char **buf, size_t *len, struct err 
 	return tpm_nv_read(t, AZ_HCL_REPORT_NV, size, buf, e);
 }
 
-static bool have_tpm(const struct config *cfg)
+static bool have_tpm(const struct tee_options *cfg)
 {
 	return cfg->tpm_tcti[0] || access("/dev/tpmrm0", F_OK) == 0 || access("/dev/tpm0", F_OK) == 0;
 }
 
-int az_detect(const struct config *cfg, uint32_t want_type, char *why, size_t why_len)
+int az_detect(const struct tee_options *cfg, uint32_t want_type, char *why, size_t why_len)
 {
 	struct tpm *t = NULL;
 	struct err e = { 0 };
@@ -156,7 +156,7 @@ static int read_fresh_hcl(struct tpm *t, uint32_t want_type, const unsigned char
 	}
 }
 
-int az_collect(const struct config *cfg, uint32_t want_type, const unsigned char *report_data,
+int az_collect(const struct tee_options *cfg, uint32_t want_type, const unsigned char *report_data,
 	       size_t report_data_len, unsigned char **hcl, size_t *hcl_len,
 	       struct tpm_quote *q, struct err *e)
 {
@@ -217,7 +217,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 }
 
 /* One HTTP exchange; 0 and *status set, or an error for transport failures. */
-static int imds_once(const struct config *cfg, const char *url, const char *post_json,
+static int imds_once(const struct tee_options *cfg, const char *url, const char *post_json,
 		     struct body *b, long *status, struct err *e)
 {
 	CURL *c = curl_easy_init();
@@ -255,10 +255,10 @@ static int imds_once(const struct config *cfg, const char *url, const char *post
 	return 0;
 }
 
-int az_imds_json(const struct config *cfg, const char *path, const char *post_json,
+int az_imds_json(const struct tee_options *cfg, const char *path, const char *post_json,
 		 json_t **answer, struct err *e)
 {
-	char url[CFG_URL_MAX + 128];
+	char url[TEE_URL_MAX + 128];
 	long status = 0;
 	int rc = 0;
 

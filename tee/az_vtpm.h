@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "config.h"
+#include "tee.h"
 #include "err.h"
 #include "tpm_common.h"
 
@@ -44,18 +44,18 @@ struct az_hcl {
 int az_hcl_parse(const unsigned char *buf, size_t len, struct az_hcl *h, struct err *e);
 
 /* detect(): the HCL report NV index exists and holds a report of want_type. */
-int az_detect(const struct config *cfg, uint32_t want_type, char *why, size_t why_len);
+int az_detect(const struct tee_options *cfg, uint32_t want_type, char *why, size_t why_len);
 
 /* Write report_data to NV 0x01400002, read back a fresh HCL report of
  * want_type carrying it as user-data, and quote the 24 SHA-256 PCRs with the
  * paravisor's AK, report_data as qualifying data. */
-int az_collect(const struct config *cfg, uint32_t want_type, const unsigned char *report_data,
+int az_collect(const struct tee_options *cfg, uint32_t want_type, const unsigned char *report_data,
 	       size_t report_data_len, unsigned char **hcl, size_t *hcl_len,
 	       struct tpm_quote *q, struct err *e);
 
 /* GET (post_json == NULL) or POST {azure_imds_url}{path} with "Metadata: true";
  * the JSON object answered. */
-int az_imds_json(const struct config *cfg, const char *path, const char *post_json,
+int az_imds_json(const struct tee_options *cfg, const char *path, const char *post_json,
 		 json_t **answer, struct err *e);
 
 /* Evidence version: guest-components' az_snp_vtpm and az_tdx_vtpm attesters

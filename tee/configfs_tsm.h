@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "file_read.h"
 
 #define TSM_PROVIDER_SNP "sev_guest"
 #define TSM_PROVIDER_TDX "tdx_guest"
@@ -36,11 +37,17 @@ void tsm_result_free(struct tsm_result *r);
  * short-lived probe entry. */
 int tsm_probe_provider(const char *root, char *provider, size_t len, struct err *e);
 
-/* Read a whole file of at most max bytes (regular files, sysfs/configfs
- * attributes); *buf is malloc'ed (NUL-terminated beyond *len). With
- * missing non-NULL, an absent file sets *missing = 1 and returns CVM_E_TEE
- * leaving e untouched (the caller decides whether that is an error). */
-int tee_read_bounded(const char *path, size_t max, unsigned char **buf, size_t *len,
-		     int *missing, struct err *e);
+/* file_read_bounded for TEE attributes: failures are CVM_E_TEE, *buf is
+ * malloc'ed (NUL-terminated beyond *len), NULL on failure. */
+static inline int tee_read_bounded(const char *path, size_t max, unsigned char **buf,
+				   size_t *len, int *missing, struct err *e)
+{
+	struct secret b;
+	int rc = file_read_bounded(path, max, 0, CVM_E_TEE, &b, missing, e);
+
+	*buf = b.data;
+	*len = b.len;
+	return rc;
+}
 
 #endif

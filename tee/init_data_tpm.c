@@ -10,11 +10,10 @@
 #include <openssl/sha.h>
 
 #include "hex.h"
-#include "init_data.h"
 #include "log.h"
 
 /* What PCR 8 holds after one extend from zero with the digest. */
-static void bound_value(const struct init_data *d, unsigned char out[TPM_SHA256_LEN])
+static void bound_value(const struct tee_init_data *d, unsigned char out[TPM_SHA256_LEN])
 {
 	unsigned char in[2 * TPM_SHA256_LEN] = { 0 };
 
@@ -27,12 +26,12 @@ static int read_pcr8(struct tpm *t, unsigned char out[TPM_SHA256_LEN], struct er
 	unsigned char pcrs[TPM_NUM_PCRS][TPM_SHA256_LEN];
 
 	if (tpm_read_pcrs(t, pcrs, e))
-		return err_wrap(e, "reading PCR %d", INIT_DATA_PCR);
-	memcpy(out, pcrs[INIT_DATA_PCR], TPM_SHA256_LEN);
+		return err_wrap(e, "reading PCR %d", TEE_INIT_DATA_PCR);
+	memcpy(out, pcrs[TEE_INIT_DATA_PCR], TPM_SHA256_LEN);
 	return 0;
 }
 
-static int refuse(const struct init_data *d, const unsigned char have[TPM_SHA256_LEN],
+static int refuse(const struct tee_init_data *d, const unsigned char have[TPM_SHA256_LEN],
 		  const unsigned char want[TPM_SHA256_LEN], const char *when, struct err *e)
 {
 	char *have_hex = hex_encode(have, TPM_SHA256_LEN), *want_hex = hex_encode(want, TPM_SHA256_LEN);
@@ -40,42 +39,42 @@ static int refuse(const struct init_data *d, const unsigned char have[TPM_SHA256
 	err_set(e, CVM_E_TEE,
 		"init-data: PCR %d %s holds %s, neither zero nor the binding of %s (%s): something "
 		"else measured into PCR %d, so the KBS could not verify the document; refusing",
-		INIT_DATA_PCR, when, have_hex ? have_hex : "?", d->path, want_hex ? want_hex : "?",
-		INIT_DATA_PCR);
+		TEE_INIT_DATA_PCR, when, have_hex ? have_hex : "?", d->path, want_hex ? want_hex : "?",
+		TEE_INIT_DATA_PCR);
 	free(have_hex);
 	free(want_hex);
 	return e->code;
 }
 
-int init_data_tpm_bind(struct tpm *t, const struct config *cfg, struct err *e)
+int init_data_tpm_bind(struct tpm *t, const struct tee_options *cfg, struct err *e)
 {
 	static const unsigned char zero[TPM_SHA256_LEN];
-	const struct init_data *d = cfg->init_doc;
+	const struct tee_init_data *d = &cfg->init_doc;
 	unsigned char want[TPM_SHA256_LEN], have[TPM_SHA256_LEN];
 
-	if (!d)
+	if (!d->digest_len)
 		return 0;
 	if (d->digest_len != TPM_SHA256_LEN)
 		return err_set(e, CVM_E_TEE, "init-data %s: algorithm %s cannot be bound in a vTPM; "
 			       "Trustee checks PCR %d with a SHA-256 digest (use algorithm = \"sha256\")",
-			       d->path, init_data_alg_name(d->alg), INIT_DATA_PCR);
+			       d->path, d->alg, TEE_INIT_DATA_PCR);
 	bound_value(d, want);
 	if (read_pcr8(t, have, e))
 		return e->code;
 	if (!memcmp(have, want, sizeof(want))) {
-		log_info("init-data: PCR %d already binds %s; not extending again", INIT_DATA_PCR,
+		log_info("init-data: PCR %d already binds %s; not extending again", TEE_INIT_DATA_PCR,
 			 d->path);
 		return 0;
 	}
 	if (memcmp(have, zero, sizeof(zero)))
 		return refuse(d, have, want, "already", e);
-	if (tpm_pcr_extend_sha256(t, INIT_DATA_PCR, d->digest, e))
-		return err_wrap(e, "init-data: extending PCR %d", INIT_DATA_PCR);
+	if (tpm_pcr_extend_sha256(t, TEE_INIT_DATA_PCR, d->digest, e))
+		return err_wrap(e, "init-data: extending PCR %d", TEE_INIT_DATA_PCR);
 	/* Someone may have extended it between our read and our extend. */
 	if (read_pcr8(t, have, e))
 		return e->code;
 	if (memcmp(have, want, sizeof(want)))
 		return refuse(d, have, want, "after our extend", e);
-	log_notice("init-data: extended PCR %d with the sha256 digest of %s", INIT_DATA_PCR, d->path);
+	log_notice("init-data: extended PCR %d with the sha256 digest of %s", TEE_INIT_DATA_PCR, d->path);
 	return 0;
 }

@@ -3,7 +3,7 @@
 #ifndef CVMBOOT_INIT_DATA_TPM_H
 #define CVMBOOT_INIT_DATA_TPM_H
 
-#include "config.h"
+#include "tee.h"
 #include "err.h"
 #include "tpm_common.h"
 
@@ -11,6 +11,6 @@
  * the digest; already SHA-256(zeros || digest) -> nothing to do (the boot
  * job ran before); anything else -> CVM_E_TEE (the binding would not
  * verify). The document's algorithm must be sha256. No-op without init-data. */
-int init_data_tpm_bind(struct tpm *t, const struct config *cfg, struct err *e);
+int init_data_tpm_bind(struct tpm *t, const struct tee_options *cfg, struct err *e);
 
 #endif

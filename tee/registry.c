@@ -72,7 +72,7 @@ int tee_check_name(const char *name, char *why, size_t why_len)
 	return -1;
 }
 
-int tee_select(const struct config *cfg, const struct tee_backend **out, struct err *e)
+int tee_select(const struct tee_options *cfg, const struct tee_backend **out, struct err *e)
 {
 	char why[256];
 

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "configfs_tsm.h"
-#include "init_data.h"
 #include "snp_report.h"
+#include "validate.h"
 
 #define SEV_GUEST_DEV "/dev/sev-guest"
 #define SNP_OUTBLOB_MAX (16 * 1024)
@@ -23,39 +23,25 @@
 #define SNP_CERTS_MAX (1024 * 1024)
 #define SNP_RESP_HEADER 32            /* status, report_size, reserved: report follows */
 
-static bool is_dir(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0;
-}
-
-static int snp_detect(const struct config *cfg, char *why, size_t why_len)
+static int snp_detect(const struct tee_options *cfg, char *why, size_t why_len)
 {
 	char provider[64] = "";
 	struct err e = { 0 };
 
-	if (is_dir(cfg->configfs_tsm_root)) {
+	if (path_is_dir(cfg->configfs_tsm_root)) {
 		if (tsm_probe_provider(cfg->configfs_tsm_root, provider, sizeof(provider), &e) == 0 &&
 		    strcmp(provider, TSM_PROVIDER_SNP) == 0) {
 			snprintf(why, why_len, "configfs-tsm provider is %s", provider);
 			return 1;
 		}
 	}
-	if (exists(SEV_GUEST_DEV)) {
+	if (path_exists(SEV_GUEST_DEV)) {
 		snprintf(why, why_len, "%s is present", SEV_GUEST_DEV);
 		return 1;
 	}
 	if (e.code)
 		snprintf(why, why_len, "no %s, and %s", SEV_GUEST_DEV, e.msg);
-	else if (is_dir(cfg->configfs_tsm_root))
+	else if (path_is_dir(cfg->configfs_tsm_root))
 		snprintf(why, why_len, "no %s, and configfs-tsm provider is '%s'", SEV_GUEST_DEV, provider);
 	else
 		snprintf(why, why_len, "neither %s nor %s exists", cfg->configfs_tsm_root, SEV_GUEST_DEV);
@@ -130,16 +116,16 @@ static int sev_guest_ext_report(const unsigned char rd[64], unsigned char report
 
 /* The report carries our report data and, with init-data configured, the
  * document's digest in HOST_DATA (set by the host at launch). */
-static int check_bound(const struct config *cfg, const unsigned char *report,
+static int check_bound(const struct tee_options *cfg, const unsigned char *report,
 		       const unsigned char rd[64], struct err *e)
 {
 	if (memcmp(report + SNP_REPORT_DATA_OFFSET, rd, 64) != 0)
 		return err_set(e, CVM_E_TEE, "the SNP report does not carry the report data we asked for");
-	return init_data_check_field(cfg, "HOST_DATA", report + SNP_HOST_DATA_OFFSET,
+	return tee_init_data_check(cfg, "HOST_DATA", report + SNP_HOST_DATA_OFFSET,
 				     SNP_HOST_DATA_LEN, e);
 }
 
-static int snp_evidence(const struct config *cfg, const unsigned char *report_data, size_t len,
+static int snp_evidence(const struct tee_options *cfg, const unsigned char *report_data, size_t len,
 			json_t **evidence, struct err *e)
 {
 	unsigned char rd[64] = { 0 };
@@ -148,7 +134,7 @@ static int snp_evidence(const struct config *cfg, const unsigned char *report_da
 	if (len > sizeof(rd))
 		return err_set(e, CVM_E_INTERNAL, "snp: report data of %zu bytes, at most 64", len);
 	memcpy(rd, report_data, len); /* the 48-byte digest, then zeros */
-	if (is_dir(cfg->configfs_tsm_root) || !exists(SEV_GUEST_DEV)) {
+	if (path_is_dir(cfg->configfs_tsm_root) || !path_exists(SEV_GUEST_DEV)) {
 		struct tsm_request req = {
 			.root = cfg->configfs_tsm_root, .provider = TSM_PROVIDER_SNP, .privlevel = -1,
 			.inblob = rd, .inblob_len = sizeof(rd), .outblob_max = SNP_OUTBLOB_MAX,
@@ -159,7 +145,7 @@ static int snp_evidence(const struct config *cfg, const unsigned char *report_da
 		if (tsm_get_report(&req, &res, e))
 			return err_wrap(e, "snp");
 		rc = (res.outblob_len == SNP_REPORT_SIZE ? check_bound(cfg, res.outblob, rd, e)
-		      : cfg->init_doc ? err_set(e, CVM_E_TEE, "SNP report of %zu bytes: cannot check "
+		      : cfg->init_doc.digest_len ? err_set(e, CVM_E_TEE, "SNP report of %zu bytes: cannot check "
 						"HOST_DATA", res.outblob_len) : 0) ||
 		     snp_evidence_build(res.outblob, res.outblob_len, res.auxblob, res.auxblob_len,
 					evidence, e);

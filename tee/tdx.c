@@ -14,9 +14,9 @@
 
 #include "b64.h"
 #include "configfs_tsm.h"
-#include "init_data.h"
-#include "tdx_rtmr.h"
+#include "tdx.h"
 #include "tee_parse.h"
+#include "validate.h"
 
 #define TDX_GUEST_DEV "/dev/tdx_guest"
 #define TDX_QUOTE_MAX (64 * 1024)
@@ -30,25 +30,18 @@
 #define EV_NO_ACTION 3
 #define CCEL_END_MARKER_LEN 8
 
-static bool is_dir(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 static uint32_t le32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static int tdx_detect(const struct config *cfg, char *why, size_t why_len)
+static int tdx_detect(const struct tee_options *cfg, char *why, size_t why_len)
 {
 	char provider[64] = "";
 	struct err e = { 0 };
 	struct stat st;
 
-	if (is_dir(cfg->configfs_tsm_root) &&
+	if (path_is_dir(cfg->configfs_tsm_root) &&
 	    tsm_probe_provider(cfg->configfs_tsm_root, provider, sizeof(provider), &e) == 0 &&
 	    strcmp(provider, TSM_PROVIDER_TDX) == 0) {
 		snprintf(why, why_len, "configfs-tsm provider is %s", provider);
@@ -215,7 +208,7 @@ static int read_cc_eventlog(const char *path, json_t **out, struct err *e)
 	return *out ? 0 : err_set(e, CVM_E_INTERNAL, "out of memory");
 }
 
-static int tdx_evidence(const struct config *cfg, const unsigned char *report_data, size_t len,
+static int tdx_evidence(const struct tee_options *cfg, const unsigned char *report_data, size_t len,
 			json_t **evidence, struct err *e)
 {
 	unsigned char rd[64] = { 0 };
@@ -236,7 +229,7 @@ static int tdx_evidence(const struct config *cfg, const unsigned char *report_da
 	if (quote_report_data(res.outblob, res.outblob_len, &rd_off, e) ||
 	    (memcmp(res.outblob + rd_off, rd, sizeof(rd)) != 0 &&
 	     err_set(e, CVM_E_TEE, "the TD quote does not carry the report data we asked for")) ||
-	    init_data_check_field(cfg, "MRCONFIGID", res.outblob + rd_off - TD_REPORT_DATA_IN_BODY +
+	    tee_init_data_check(cfg, "MRCONFIGID", res.outblob + rd_off - TD_REPORT_DATA_IN_BODY +
 				  TD_MRCONFIGID_IN_BODY, TD_MRCONFIGID_LEN, e)) {
 		tsm_result_free(&res);
 		return err_wrap(e, "tdx");
@@ -297,7 +290,7 @@ int tdx_rtmr_extend_event(const char *dir, int rtmr, const unsigned char *event,
 	return 0;
 }
 
-static int tdx_seal(const struct config *cfg, const unsigned char *event, size_t event_len,
+static int tdx_seal(const struct tee_options *cfg, const unsigned char *event, size_t event_len,
 		    char *what, size_t what_len, struct err *e)
 {
 	int rtmr = tdx_rtmr_for_pcr(cfg->seal_pcr);

@@ -16,7 +16,7 @@
  * (trustee deps/verifier/src/tpm/mod.rs, TPM_REPORT_DATA_SIZE). */
 #define TPM_REPORT_DATA_SIZE 32
 
-static int tpm_detect(const struct config *cfg, char *why, size_t why_len)
+static int tpm_detect(const struct tee_options *cfg, char *why, size_t why_len)
 {
 	struct tpm *t = NULL;
 	struct err e = { 0 };
@@ -89,7 +89,7 @@ static int check_ak_present(struct tpm *t, uint32_t handle, struct err *e)
 	return 0;
 }
 
-static int tpm_evidence(const struct config *cfg, const unsigned char *report_data, size_t len,
+static int tpm_evidence(const struct tee_options *cfg, const unsigned char *report_data, size_t len,
 			json_t **evidence, struct err *e)
 {
 	unsigned char qualifying[TPM_REPORT_DATA_SIZE] = { 0 };

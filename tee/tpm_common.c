@@ -28,12 +28,12 @@ struct tpm {
 	TSS2_TCTI_CONTEXT *tcti;   /* the deadline TCTI in front of the real one */
 	ESYS_CONTEXT *esys;
 	long timeout_ms;
-	char tcti_name[CFG_PATH_MAX];
+	char tcti_name[TEE_PATH_MAX];
 };
 
 /* A TPM that once let a command time out is given up for the rest of the
  * run: auto-detection and the evidence would otherwise each wait again. */
-static char given_up_tcti[CFG_PATH_MAX];
+static char given_up_tcti[TEE_PATH_MAX];
 static bool given_up;
 
 static const char *shown_tcti(const struct tpm *t)
@@ -78,16 +78,14 @@ static void pick_default_tcti(char *out, size_t len)
 		out[0] = '\0';
 }
 
-int tpm_open(const struct config *cfg, struct tpm **out, struct err *e)
+int tpm_open(const struct tee_options *cfg, struct tpm **out, struct err *e)
 {
-	struct tpm *t = calloc(1, sizeof(*t));
+	CLEANUP(tpm_closep) struct tpm *t = calloc(1, sizeof(*t));
 	bool timed_out;
 	TSS2_RC rc;
 
-	if (tss2_load(e)) {
-		free(t);
+	if (tss2_load(e))
 		return e->code;
-	}
 	if (!t)
 		return err_set(e, CVM_E_INTERNAL, "out of memory");
 	/* tpm2-tss prints its own ERROR lines on stderr (e.g. for a probe of an
@@ -103,7 +101,6 @@ int tpm_open(const struct config *cfg, struct tpm **out, struct err *e)
 		err_set(e, CVM_E_TEE, "the TPM (TCTI '%s') did not answer within %ld ms earlier "
 			"in this run ([tee] tpm_timeout); not asking it again", shown_tcti(t),
 			t->timeout_ms);
-		free(t);
 		return e->code;
 	}
 	rc = tpm_deadline_open(t->tcti_name[0] ? t->tcti_name : NULL, t->timeout_ms, &t->tcti,
@@ -114,17 +111,15 @@ int tpm_open(const struct config *cfg, struct tpm **out, struct err *e)
 		else
 			err_set(e, CVM_E_TEE, "cannot open the TPM (TCTI '%s'): %s", shown_tcti(t),
 				Tss2_RC_Decode(rc));
-		free(t);
 		return e->code;
 	}
 	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		err_set(e, CVM_E_TEE, "cannot talk to the TPM (TCTI '%s'): %s", shown_tcti(t),
 			Tss2_RC_Decode(rc));
-		tpm_close(t);
 		return e->code;
 	}
-	*out = t;
+	*out = TAKE_PTR(t);
 	return 0;
 }
 
@@ -619,24 +614,20 @@ int tpm_pcr_extend_sha256(struct tpm *t, int pcr, const unsigned char digest[TPM
 	return 0;
 }
 
-int tpm_seal_event(const struct config *cfg, const unsigned char *event, size_t event_len,
+int tpm_seal_event(const struct tee_options *cfg, const unsigned char *event, size_t event_len,
 		   char *what, size_t what_len, struct err *e)
 {
 	unsigned char digest[TPM_SHA256_LEN];
-	struct tpm *t = NULL;
-	int rc;
+	CLEANUP(tpm_closep) struct tpm *t = NULL;
 
 	if (cfg->seal_pcr < 0 || cfg->seal_pcr >= TPM_NUM_PCRS)
 		return err_set(e, CVM_E_CONFIG, "seal_pcr %d is not a PCR (0-23)", cfg->seal_pcr);
 	if (EVP_Digest(event, event_len, digest, NULL, EVP_sha256(), NULL) != 1)
 		return err_set(e, CVM_E_INTERNAL, "SHA-256 failed");
-	if (tpm_open(cfg, &t, e))
+	if (tpm_open(cfg, &t, e) || tpm_pcr_extend_sha256(t, cfg->seal_pcr, digest, e))
 		return e->code;
-	rc = tpm_pcr_extend_sha256(t, cfg->seal_pcr, digest, e);
-	tpm_close(t);
-	if (rc == 0)
-		snprintf(what, what_len, "PCR%d (sha256)", cfg->seal_pcr);
-	return rc;
+	snprintf(what, what_len, "PCR%d (sha256)", cfg->seal_pcr);
+	return 0;
 }
 
 json_t *tpm_pcrs_json(const unsigned char pcrs[TPM_NUM_PCRS][TPM_SHA256_LEN])

@@ -9,7 +9,8 @@
 
 #include <jansson.h>
 
-#include "config.h"
+#include "tee.h"
+#include "cleanup.h"
 #include "err.h"
 
 #define TPM_NUM_PCRS 24
@@ -31,8 +32,9 @@ struct tpm_quote {
 
 /* Open the TPM through cfg->tpm_tcti (tpm2-tss TCTI string); "" picks
  * device:/dev/tpmrm0, else device:/dev/tpm0, else the tctildr default. */
-int tpm_open(const struct config *cfg, struct tpm **out, struct err *e);
+int tpm_open(const struct tee_options *cfg, struct tpm **out, struct err *e);
 void tpm_close(struct tpm *t);
+DEFINE_POINTER_CLEANUP(struct tpm, tpm_close)
 /* The TCTI string in use ("" = tpm2-tss default), for messages. */
 const char *tpm_tcti_name(const struct tpm *t);
 
@@ -74,7 +76,7 @@ int tpm_pcr_extend_sha256(struct tpm *t, int pcr, const unsigned char digest[TPM
 
 /* The .seal hook shared by the TPM-based backends: extend cfg->seal_pcr with
  * SHA-256(event); what receives e.g. "PCR15 (sha256)". */
-int tpm_seal_event(const struct config *cfg, const unsigned char *event, size_t event_len,
+int tpm_seal_event(const struct tee_options *cfg, const unsigned char *event, size_t event_len,
 		   char *what, size_t what_len, struct err *e);
 
 /* JSON array of the 24 PCRs as lowercase hex strings, NULL on OOM. */

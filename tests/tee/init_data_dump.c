@@ -1,6 +1,6 @@
 /* Test tool: parse init-data documents with cvmboot's reader and print one
  * JSON line per file: {"version","algorithm","digest","data":{...}}, or
- * {"error": message, "code": exit code}. Lets init_data_tomllib_test.py
+ * {"error": message, "code": exit code}. Lets test_init_data_tomllib.py
  * compare the reader with tomllib over many documents in one process. */
 #include <stdio.h>
 #include <stdlib.h>

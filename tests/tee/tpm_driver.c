@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "tee.h"
+#include "tee_config.h"
 
 static int parse_hex(const char *hex, unsigned char *out, size_t max, size_t *len)
 {
@@ -49,11 +48,14 @@ static int apply_options(struct config *cfg, int argc, char **argv)
 static int run(const struct tee_backend *tee, const struct config *cfg, const char *cmd,
 	       const char *arg)
 {
+	struct tee_options o;
 	struct err e = { 0 };
+
+	tee_options_from_config(cfg, &o);
 
 	if (!strcmp(cmd, "detect")) {
 		char why[256] = "";
-		int found = tee->detect(cfg, why, sizeof(why));
+		int found = tee->detect(&o, why, sizeof(why));
 
 		printf("%s %s\n", found == 1 ? "yes" : "no", why);
 		return found == 1 ? 0 : 1;
@@ -66,7 +68,7 @@ static int run(const struct tee_backend *tee, const struct config *cfg, const ch
 
 		if (parse_hex(arg, rd, sizeof(rd), &rd_len))
 			return 2;
-		if (tee->evidence(cfg, rd, rd_len, &ev, &e)) {
+		if (tee->evidence(&o, rd, rd_len, &ev, &e)) {
 			fprintf(stderr, "error: %s\n", e.msg);
 			return e.code;
 		}
@@ -83,7 +85,7 @@ static int run(const struct tee_backend *tee, const struct config *cfg, const ch
 			fprintf(stderr, "error: no seal hook\n");
 			return 1;
 		}
-		if (tee->seal(cfg, (const unsigned char *)arg, strlen(arg), what, sizeof(what), &e)) {
+		if (tee->seal(&o, (const unsigned char *)arg, strlen(arg), what, sizeof(what), &e)) {
 			fprintf(stderr, "error: %s\n", e.msg);
 			return e.code;
 		}

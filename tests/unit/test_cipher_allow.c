@@ -1,4 +1,4 @@
-/* Unit tests for agent/cipher_allow.c: the entries of [luks] allowed_ciphers,
+/* Unit tests for luks/cipher_allow.c: the entries of [luks] allowed_ciphers,
  * null ciphers in any spelling, and matching a LUKS2 segment. */
 #include <string.h>
 

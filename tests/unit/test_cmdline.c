@@ -1,4 +1,4 @@
-/* Unit tests for agent/cmdline.c: kernel quoting, rd.cvmboot.* overrides of
+/* Unit tests for agent/kernel_cmdline.c: kernel quoting, rd.cvmboot.* overrides of
  * the file, refused and unknown options, size bounds, /proc/cmdline files. */
 #include <stdio.h>
 #include <stdlib.h>

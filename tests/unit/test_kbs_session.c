@@ -9,7 +9,7 @@
 
 #include "http.h"
 #include "kbs.h"
-#include "tee.h"
+#include "tee_config.h"
 
 #include "check.h"
 
@@ -96,9 +96,14 @@ static void __attribute__((noinline)) dirty_stack(void)
 
 static int attest(struct err *e)
 {
-	struct kbs *k = kbs_new(&cfg, tee_by_name("sample"), e);
+	struct kbs_client_options o;
+	struct tee_options t;
+	struct kbs *k;
 	int rc;
 
+	kbs_client_options_from_config(&cfg, &o);
+	tee_options_from_config(&cfg, &t);
+	k = kbs_new(&o, tee_by_name("sample"), &t, e);
 	if (!k)
 		return -1;
 	dirty_stack();

@@ -1,4 +1,4 @@
-/* Unit tests for agent/secmem.c: secret buffers are zeroed, in pages of
+/* Unit tests for base/secmem.c: secret buffers are zeroed, in pages of
  * their own that core dumps leave out (VmFlags "dd") and, with the right to
  * lock memory, locked in RAM ("lo"); secret_clear unmaps them whole, even
  * after len was lowered, and is safe twice; private keys go to OpenSSL's
@@ -108,7 +108,7 @@ static void test_cleanup_attribute(void)
 	CHECK(secret_live_count() == 0 && vm_flags(addr)[0] == '\0', "scope exit did not free");
 }
 
-/* With the secure heap, the private part of a fresh key (what teekey.c
+/* With the secure heap, the private part of a fresh key (what session_key.c
  * makes) is allocated there, and given back when the key is freed. */
 static void test_openssl_secure_heap(void)
 {

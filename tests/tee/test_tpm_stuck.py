@@ -3,7 +3,7 @@
 evidence collection, or right after it starts. `cvmboot evidence` must fail with
 the TEE exit code 4 within [tee] tpm_timeout, naming the TPM command, the TCTI and
 the timeout, for the tpm TEE and an Azure vTPM TEE (they share tee/tpm_common.c).
-usage: tpm_stuck_test.py (CVMBOOT_BIN in the environment)"""
+usage: test_tpm_stuck.py (CVMBOOT_BIN in the environment)"""
 import os
 import shutil
 import signal
@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from az_sim import TPM_CC_NV_WRITE, TPM_CC_QUOTE, ParavisorSim  # noqa: E402
-from az_vtpm_test import provision  # noqa: E402
+from test_az_vtpm import provision  # noqa: E402
 from tpm_swtpm import Swtpm, check  # noqa: E402
 
 TPM_AK = 0x81010002

@@ -1,4 +1,4 @@
-/* Unit tests for agent/teekey.c: fresh keys, and JWKs with exactly the
+/* Unit tests for agent/session_key.c: fresh keys, and JWKs with exactly the
  * members Trustee expects and coordinates padded to the field size (a
  * coordinate with a leading zero byte must keep it). */
 #include <jansson.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "b64.h"
-#include "teekey.h"
+#include "session_key.h"
 
 #include "check.h"
 
@@ -176,5 +176,5 @@ int main(void)
 	test_p521();
 	test_rsa();
 	test_mismatch_and_fresh();
-	return check_report("teekey");
+	return check_report("session_key");
 }

@@ -17,7 +17,7 @@
 
 #include "b64.h"
 #include "jwe.h"
-#include "teekey.h"
+#include "session_key.h"
 
 #include "check.h"
 
@@ -910,7 +910,7 @@ int main(void)
 
 	/* EC keys as the agent makes them; the RSA-3072 key comes from the
 	 * vectors file (RSA generation takes minutes under valgrind; the
-	 * teekey test covers it). */
+	 * crypto_teekey test (test_session_key.c) covers it). */
 	rsa = vector_key("RSA-OAEP-256");
 	if (tee_key_generate(KEY_EC_P256, &p256, &e) || tee_key_generate(KEY_EC_P521, &p521, &e) || !rsa) {
 		fprintf(stderr, "key setup failed: %s\n", e.msg);

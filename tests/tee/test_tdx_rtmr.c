@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "../unit/check.h"
-#include "tdx_rtmr.h"
-#include "tee.h"
+#include "tdx.h"
+#include "tee_config.h"
 
 
 int main(void)
@@ -50,11 +50,13 @@ int main(void)
 	 * is not sealed, and says why, but boots. */
 	if (access(TDX_MEASUREMENTS_DIR, F_OK) != 0) {
 		struct config cfg;
+		struct tee_options o;
 		char what[256] = "";
 		const struct tee_backend *tdx = tee_by_name("tdx");
 
 		config_defaults(&cfg);
-		CHECK(tdx && tdx->seal(&cfg, event, 3, what, sizeof(what), &e) == TEE_SEAL_UNAVAILABLE &&
+		tee_options_from_config(&cfg, &o);
+		CHECK(tdx && tdx->seal(&o, event, 3, what, sizeof(what), &e) == TEE_SEAL_UNAVAILABLE &&
 		      strstr(what, "6.16"), "seal without RTMR interface: '%s'", what);
 	}
 

@@ -3,7 +3,7 @@
 # checks the document and its pinned digest; tpm (swtpm): PCR 8 is extended once, a
 # second run does not extend again, a foreign PCR 8 is refused before any attestation;
 # snp/tdx (FUSE configfs-tsm fake): HOST_DATA / MRCONFIGID must match, else exit 4.
-"""Run: CVMBOOT_BIN=build/cvmboot /usr/bin/python3 tests/tee/init_data_flow_test.py"""
+"""Run: CVMBOOT_BIN=build/cvmboot /usr/bin/python3 tests/tee/test_init_data_flow.py"""
 
 import hashlib
 import os
@@ -253,7 +253,7 @@ class AzSnpVtpm(Base):
 
     def setUp(self):
         super().setUp()
-        import az_vtpm_test
+        import test_az_vtpm as az_vtpm_test
         tpm, sim, imds, _ = az_vtpm_test.provision(self.tmp, "snp")
         self.swtpm = tpm
         self.cleanups += [tpm.stop, sim.stop, imds.stop]

@@ -1,7 +1,7 @@
 # tpm2-tss is loaded with dlopen (tee/tss2_loader.c) only when a TPM-based TEE
 # is used: an SNP or TDX evidence never maps it, a tpm one does. ld.so's
 # LD_DEBUG=libs trace says which libraries each run loaded.
-"""Run: CVMBOOT_BIN=build/cvmboot /usr/bin/python3 tests/tee/tss2_lazy_test.py"""
+"""Run: CVMBOOT_BIN=build/cvmboot /usr/bin/python3 tests/tee/test_tss2_lazy.py"""
 
 import os
 import shutil

@@ -3,7 +3,7 @@
 (az_sim.ParavisorSim) and a stub metadata service: detection, evidence structure and
 encodings equal to Trustee's fixtures, the fresh HCL report, the VCEK / TD quote from
 the metadata service, the test KBS verifier, and the failure paths.
-usage: az_vtpm_test.py TPM_DRIVER snp|tdx"""
+usage: test_az_vtpm.py TPM_DRIVER snp|tdx"""
 import base64
 import json
 import os

@@ -1,7 +1,8 @@
-/* TDX runtime measurement registers through the kernel's sysfs ABI (Linux 6.16+,
+/* What tee/tdx.c offers beside its backend hooks (for its tests): TDX
+ * runtime measurement registers through the kernel's sysfs ABI (Linux 6.16+,
  * Documentation/ABI/testing/sysfs-devices-virtual-misc-tdx_guest). */
-#ifndef CVMBOOT_TDX_RTMR_H
-#define CVMBOOT_TDX_RTMR_H
+#ifndef CVMBOOT_TDX_H
+#define CVMBOOT_TDX_H
 
 #include <stddef.h>
 

@@ -34,6 +34,8 @@ void secure_free_str(char *s);
 static inline void secret_cleanup(struct secret *s) { secret_clear(s); }
 static inline void secure_free_str_cleanup(char **s) { secure_free_str(*s); *s = NULL; }
 
+/* Older spellings of CLEANUP(secret_clear) and CLEANUP(secure_free_strp)
+ * (cleanup.h), kept for the commands that use them. */
 #define _cleanup_secret_ __attribute__((cleanup(secret_cleanup)))
 #define _cleanup_secure_str_ __attribute__((cleanup(secure_free_str_cleanup)))
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "validate.h"
+
 #define CMDLINE_MAX 4096
 #define PREFIX "rd.cvmboot"
 #define PREFIX_DOT PREFIX "."
@@ -18,14 +20,6 @@ static const char *const refused_keys[] = { "insecure_http", "ca_file", "allow_n
 static bool is_blank(char ch)
 {
 	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
-}
-
-static bool has_control_chars(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
 }
 
 /* Cut the next parameter out of args as the kernel does: blanks separate,

@@ -3,7 +3,7 @@
 az-snp-vtpm behind the simulated paravisor) attests, fetches a resource and seals the
 boot phase by extending PCR 15. Then the PCR has moved (tpm2_pcrread), new evidence
 shows it, and a KBS whose policy wants the pre-seal PCR 15 refuses a second boot.
-usage: seal_kbs_test.py TPM_DRIVER tpm|az-snp-vtpm"""
+usage: test_seal_kbs.py TPM_DRIVER tpm|az-snp-vtpm"""
 import hashlib
 import json
 import os
@@ -40,7 +40,7 @@ def setup_tee(env, tee, tpm):
     if tee == "tpm":
         tpm.provision_ak(0x81010002)
         return {"type": "tpm", "tpm_tcti": tpm.tcti}, ["--tcti", tpm.tcti], [], []
-    import az_vtpm_test
+    import test_az_vtpm as az_vtpm_test
     tpm_, sim, imds, _ = az_vtpm_test.provision(env.tmp, "snp", tpm=tpm)
     section = {"type": tee, "tpm_tcti": sim.tcti, "azure_imds_url": imds.url}
     return (section, ["--tcti", sim.tcti, "--imds", imds.url],

@@ -1,4 +1,4 @@
-/* Unit tests for agent/b64.c: RFC 4648 vectors, both alphabets, and the
+/* Unit tests for base/b64.c: RFC 4648 vectors, both alphabets, and the
  * strictness rules (bad characters, lengths, padding, trailing bits). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@ extended with the break-glass event before the prompt, the LUKS2 image opened (v
 --no-activate) with the typed passphrase, status.json says "break-glass", no secret file
 written, the passphrase never logged; a wrong passphrase three times fails; off (default or
 rd.cvmboot.break_glass=off) asks nothing and extends nothing.
-usage: break_glass_test.py"""
+usage: test_break_glass.py"""
 import hashlib
 import os
 import stat

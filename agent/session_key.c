@@ -1,6 +1,6 @@
 /* The TEE key pair (fresh per run) and its public JWK exactly as Trustee
  * parses it (kbs-protocol.md section 3). */
-#include "teekey.h"
+#include "session_key.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>

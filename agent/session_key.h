@@ -1,7 +1,7 @@
 /* The TEE key pair: generated fresh per run, exported as the JWK that goes
  * into the runtime data (kbs-protocol.md section 3). */
-#ifndef CVMBOOT_TEEKEY_H
-#define CVMBOOT_TEEKEY_H
+#ifndef CVMBOOT_SESSION_KEY_H
+#define CVMBOOT_SESSION_KEY_H
 
 #include <jansson.h>
 #include <openssl/evp.h>

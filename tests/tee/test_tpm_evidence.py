@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The "tpm" backend against swtpm: evidence through the CLI and the test driver,
 checked independently with tpm2_checkquote and the test KBS verifier; missing AK;
-short report data; PCR values follow the TPM. usage: tpm_evidence_test.py TPM_DRIVER"""
+short report data; PCR values follow the TPM. usage: test_tpm_evidence.py TPM_DRIVER"""
 import base64
 import json
 import os

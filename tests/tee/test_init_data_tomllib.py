@@ -3,7 +3,7 @@
 # seed documents in every accepted form, then seeded random mutations of them. Whatever
 # cvmboot accepts, tomllib must read as the same version, algorithm and [data], and the
 # digest must be the algorithm over the exact bytes (what Trustee computes).
-"""usage: init_data_tomllib_test.py INIT_DATA_DUMP"""
+"""usage: test_init_data_tomllib.py INIT_DATA_DUMP"""
 
 import hashlib
 import json
