@@ -138,12 +138,14 @@ static void repository_of(const char *ref, char *out, size_t size)
 		*(char *)colon = '\0';
 }
 
-/* The policy.json document: reject by default, accept image when signed. */
+/* The policy.json document: reject by default; image's repository only
+ * when signed by the key, and (podman's default signedIdentity,
+ * matchRepoDigestOrExact) for the very tag or digest pulled. */
 char *image_policy_json(const char *image, const char *key_path, enum image_key_type type,
 			struct err *e)
 {
 	json_t *req, *doc;
-	char why[256], *text, *out = NULL;
+	char repo[REF_MAX + 1], why[256], *text, *out = NULL;
 
 	if (image_policy_check_ref(image, why, sizeof(why)) < 0) {
 		err_set(e, CVM_E_CONFIG, "%s", why);
@@ -154,8 +156,9 @@ char *image_policy_json(const char *image, const char *key_path, enum image_key_
 				key_path);
 	else
 		req = json_pack("{s:s, s:s}", "type", "sigstoreSigned", "keyPath", key_path);
+	repository_of(image, repo, sizeof(repo));
 	doc = req ? json_pack("{s:[{s:s}], s:{s:{s:[o]}}}", "default", "type", "reject",
-			      "transports", "docker", image, req) : NULL;
+			      "transports", "docker", repo, req) : NULL;
 	text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(doc);
 	if (text && asprintf(&out, "%s\n", text) < 0)

@@ -26,7 +26,8 @@ int image_policy_check_ref(const char *ref, char *why, size_t why_len);
 int image_policy_key_type(const unsigned char *data, size_t len, enum image_key_type *type,
 			  struct err *e);
 
-/* The policy.json text for image signed by the key at key_path (malloc'ed). */
+/* The policy.json text (malloc'ed): reject everything but image's
+ * repository, and that only when signed by the key at key_path. */
 char *image_policy_json(const char *image, const char *key_path, enum image_key_type type,
 			struct err *e);
 /* The registries.d YAML for image: its lookaside URL (GPG; may be "" for

@@ -152,7 +152,7 @@ def boot_image_policy_gpg(env):
     with open(os.path.join(pdir, "policy.json"), encoding="utf-8") as f:
         policy = json.load(f)
     check(policy == {"default": [{"type": "reject"}],
-                     "transports": {"docker": {SIGNED_IMAGE: [
+                     "transports": {"docker": {SIGNED_IMAGE.rsplit(":", 1)[0]: [
                          {"type": "signedBy", "keyType": "GPGKeys", "keyPath": key_path}]}}},
           "policy.json: %r" % policy)
     with open(os.path.join(pdir, "registries.d", "cvmboot.yaml"), encoding="utf-8") as f:

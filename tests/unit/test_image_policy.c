@@ -53,7 +53,7 @@ static void test_json(void)
 			      "  ],\n"
 			      "  \"transports\": {\n"
 			      "    \"docker\": {\n"
-			      "      \"10.0.2.101:5000/app:signed\": [\n"
+			      "      \"10.0.2.101:5000/app\": [\n"
 			      "        {\n"
 			      "          \"type\": \"signedBy\",\n"
 			      "          \"keyType\": \"GPGKeys\",\n"
@@ -66,10 +66,14 @@ static void test_json(void)
 	      "gpg policy:\n%s", s ? s : e.msg);
 	free(s);
 	s = image_policy_json("reg.example/app@sha256:00", "/r/\"q\\/k.pub", IMAGE_KEY_SIGSTORE, &e);
-	CHECK(s && strstr(s, "\"reg.example/app@sha256:00\": [\n        {\n"
+	CHECK(s && strstr(s, "\"reg.example/app\": [\n        {\n"
 			     "          \"type\": \"sigstoreSigned\",\n"
 			     "          \"keyPath\": \"/r/\\\"q\\\\/k.pub\"\n        }\n      ]\n"),
 	      "sigstore policy, path escaped:\n%s", s ? s : e.msg);
+	free(s);
+	/* the scope is the repository: a registry port is not a tag */
+	s = image_policy_json("localhost:5000/ns/app", "/k", IMAGE_KEY_GPG, &e);
+	CHECK(s && strstr(s, "\"localhost:5000/ns/app\": ["), "untagged, with port:\n%s", s ? s : e.msg);
 	free(s);
 	memset(&e, 0, sizeof(e));
 	s = image_policy_json("app:latest", "/k", IMAGE_KEY_GPG, &e);
