@@ -66,6 +66,9 @@ has "generator: policy from the config (poweroff)" "$d" "^FailureAction=poweroff
 lacks "generator: poweroff has no emergency" "$d" "OnFailure="
 # 90 s x (network wait + attestation + 2 resources) + 30 s device default + 30 s
 has "generator: timeout from budget, resources, device wait" "$d" "^TimeoutStartSec=420s$"
+printf '[workload]\nsigning_key = default/workload/signing-key\n' | cat "$tmp/a.conf" - > "$tmp/gk.conf"
+d=$(gen "$tmp/gk.conf" "quiet")
+has "generator: the signing key is one more fetch" "$d" "^TimeoutStartSec=510s$"
 d=$(gen "$tmp/a.conf" "root=/dev/mapper/root rd.cvmboot.on_failure=retry")
 has "generator: cmdline overrides the config (retry)" "$d" "^Restart=on-failure$"
 has "generator: retry does not retry config errors" "$d" "^RestartPreventExitStatus=2 3 11$"
