@@ -198,23 +198,31 @@ journalctl -b -o short-monotonic --no-pager 2>/dev/null | awk '
   END { printf "VMTEST net-s=nic:%s stack:%s lease:%s route:%s online:%s agent:%s\n", t["nic"], t["stack"], t["lease"], t["route"], t["online"], t["agent"] }'
 EOF
   # test only (vmtest.signed, signed.sh): the gate's config, then the start
-  # script as a transient unit for an unsigned image and one signed by
-  # another key; the workload unit then pulls the signed one
+  # script in a unit of its own for an unsigned image and one signed by
+  # another key (systemctl: the guest has no D-Bus for systemd-run); the
+  # workload unit then pulls the signed one
   install -D -m 0755 /dev/stdin "$d/usr/libexec/cvmboot-vmtest/signed-gate" <<'EOF'
 #!/bin/sh
 # cvmboot VM test: the signed-image gate refuses what it must
 grep -qw vmtest.signed /proc/cmdline || exit 0
 cp /etc/cvmboot/cvmboot-signed.conf /etc/cvmboot/cvmboot.conf
-echo "VMTEST default-route=$(awk 'NR > 1 && $2 == "00000000" {print $1}' /proc/net/route | head -n1)"
 for tag in unsigned otherkey; do
   sed "s|^image = .*|image = 10.0.2.101:5000/cvmboot/app:$tag|" /etc/cvmboot/cvmboot.conf > /run/vmtest-$tag.conf
-  systemd-run --wait --unit=vmtest-gate-$tag -p DefaultDependencies=no \
-    -p StandardOutput=journal+console -p StandardError=journal+console \
-    -E CVMBOOT_CONF=/run/vmtest-$tag.conf -E CVMBOOT_PODMAN_ARGS=--network=host \
-    /usr/libexec/cvmboot/cvmboot-workload-start run
-  echo "VMTEST gate-$tag rc=$(systemctl show -p ExecMainStatus --value vmtest-gate-$tag.service)"
+  systemctl start "cvmboot-vmtest-gate@$tag.service"
+  echo "VMTEST gate-$tag rc=$(systemctl show -p ExecMainStatus --value "cvmboot-vmtest-gate@$tag.service") state=$(systemctl is-failed "cvmboot-vmtest-gate@$tag.service")"
 done
 exit 0
+EOF
+  cat > "$d/etc/systemd/system/cvmboot-vmtest-gate@.service" <<'EOF'
+[Unit]
+Description=cvmboot VM test: the workload start script for the image tag %i
+DefaultDependencies=no
+[Service]
+Type=oneshot
+Environment=CVMBOOT_CONF=/run/vmtest-%i.conf CVMBOOT_PODMAN_ARGS=--network=host
+ExecStart=/usr/libexec/cvmboot/cvmboot-workload-start run
+StandardOutput=journal+console
+StandardError=journal+console
 EOF
   cat > "$d/etc/systemd/system/cvmboot-vmtest.service" <<'EOF'
 [Unit]

@@ -29,6 +29,22 @@ signed_gpg_key() {
   GNUPGHOME=$work/gnupg gpg --with-colons --list-keys "$1@vmtest" | awk -F: '/^fpr/ {print $10; exit}'
 }
 
+# initrd_with_conf BASE CONF OUT: BASE with an uncompressed cpio appended
+# that replaces /etc/cvmboot/cvmboot.conf (the kernel unpacks concatenated
+# archives in order, later files over earlier ones): the scenario's
+# initramfs without another dracut run (only the config differs).
+initrd_with_conf() {
+  local d=$work/initrd-overlay size
+  rm -rf "$d"
+  mkdir -p "$d/etc/cvmboot"
+  install -m 0644 "$2" "$d/etc/cvmboot/cvmboot.conf"
+  cp "$1" "$3"
+  size=$(stat -c %s "$3")
+  # NULs between archives are skipped: align the cpio header to 4 bytes
+  head -c $(((4 - size % 4) % 4)) /dev/zero >> "$3"
+  (cd "$d" && find etc | cpio -o -H newc -R 0:0 --quiet) >> "$3"
+}
+
 signed_pids=()
 signed_stop() {
   local p
@@ -41,7 +57,8 @@ signed_stop() {
 
 # signed_setup: registry + lookaside server started, the three images pushed
 # (signatures staged into the lookaside), the public key in the KBS's
-# resources. Sets signed_fwd (the extra guestfwd rules).
+# resources. Sets signed_fwd (the extra guestfwd rules) and signed_sigdir
+# (app@sha256=DIGEST, the signed image's lookaside directory).
 signed_setup() {
   local d=$work/signed reg_port web_port fpr other tag
   mkdir -p "$d/registry" "$d/lookaside" "$d/registries.d" "$work/gnupg"
@@ -85,6 +102,8 @@ EOF
     GNUPGHOME=$work/gnupg skopeo copy -q --dest-tls-verify=false --registries.d "$d/registries.d" \
       "${sign[@]}" "docker-archive:$d/$tag.tar" "docker://127.0.0.1:$reg_port/cvmboot/app:$tag" \
       > "$d/push-$tag.log" 2>&1 || { cat "$d/push-$tag.log" >&2; vm_log "signed: push of :$tag failed"; return 1; }
+    # (pushed first: the only signature there yet is the signed image's)
+    [ "$tag" = signed ] && signed_sigdir=$(ls "$d/lookaside/cvmboot")
   done
   signed_fwd=",guestfwd=tcp:10.0.2.101:5000-cmd:socat - TCP:127.0.0.1:$reg_port"
   signed_fwd+=",guestfwd=tcp:10.0.2.102:80-cmd:socat - TCP:127.0.0.1:$web_port"
@@ -95,7 +114,7 @@ scenario_signed() {
   signed_setup || { fail "signed: host registry and signatures set up"; signed_stop; return; }
   n=$(find "$work/signed/lookaside" -name 'signature-1' | wc -l)
   check "signed: two images signed into the lookaside" test "$n" = 2
-  GUEST_CONF=$work/guest-signed.conf build_initrd "$work/initrd-signed.img" "$base_modules cvmboot systemd-networkd"
+  initrd_with_conf "$work/initrd.img" "$work/guest-signed.conf" "$work/initrd-signed.img"
   kbs_start signed
   VM_EXTRA_FWD=$signed_fwd INITRD=$work/initrd-signed.img vm_boot signed 400 kbs "vmtest.signed"
   kbs_stop
@@ -106,12 +125,14 @@ scenario_signed() {
     "cvmboot: image policy for $SIGNED_REPO:signed written to /run/cvmboot/image-policy/policy.json"
   check "signed: unsigned image refused by the policy" console_has signed \
     "cvmboot-workload: image $SIGNED_REPO:unsigned refused by the signature policy /run/cvmboot/image-policy/policy.json: .*Source image rejected: A signature was required, but no signature exists"
-  check "signed: unsigned image: the unit failed with 76" console_has signed "VMTEST gate-unsigned rc=76"
+  check "signed: unsigned image: the unit failed with 76" console_has signed "VMTEST gate-unsigned rc=76 state=failed"
   check "signed: image signed by another key refused by the policy" console_has signed \
     "cvmboot-workload: image $SIGNED_REPO:otherkey refused by the signature policy /run/cvmboot/image-policy/policy.json: .*Source image rejected: "
-  check "signed: other key: the unit failed with 76" console_has signed "VMTEST gate-otherkey rc=76"
+  check "signed: other key: the unit failed with 76" console_has signed "VMTEST gate-otherkey rc=76 state=failed"
   check "signed: the signed image was pulled under the policy" console_has signed \
     "cvmboot-workload: pulling $SIGNED_REPO:signed under the signature policy /run/cvmboot/image-policy/policy.json"
+  check "signed: the guest fetched the signature from the lookaside" \
+    grep -Fq "GET /cvmboot/$signed_sigdir/signature-1 HTTP/1.1\" 200" "$work/signed/lookaside.log"
   check "signed: the signed image runs" \
     console_has signed "CVMBOOT-WORKLOAD-UP cert-sha256=$cert_sha key-bytes=[1-9][0-9]* env=from-config"
   check "signed: no secret on the console" no_secret_on_console signed
