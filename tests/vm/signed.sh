@@ -6,9 +6,10 @@
 # only by a note: :signed (by the key the KBS releases), :otherkey (signed by
 # another key) and :unsigned. One boot: the KBS releases the public key,
 # cvmboot writes the policy; in the real root the vmtest hook runs the start
-# script as a transient unit for :unsigned and :otherkey (both must be
+# script in a unit of its own for :unsigned and :otherkey (both must be
 # refused, exit 76, the message naming the policy), then the workload unit
-# pulls :signed and runs it.
+# pulls :signed and runs it. The initramfs is the suite's own plus an
+# appended cpio with this scenario's config: no second dracut run.
 # Needs what run.sh sets: $src $build $work $rootfs $base_modules, check,
 # console_has/console_lacks, kbs_start/kbs_stop, vm_boot, build_initrd.
 
