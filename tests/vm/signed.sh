@@ -27,7 +27,7 @@ write_signed_conf() {
 signed_gpg_key() {
   GNUPGHOME=$work/gnupg gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
     --quick-gen-key "cvmboot VM test $1 <$1@vmtest>" ed25519 sign never 2> /dev/null
-  GNUPGHOME=$work/gnupg gpg --with-colons --list-keys "$1@vmtest" | awk -F: '/^fpr/ {print $10; exit}'
+  GNUPGHOME=$work/gnupg gpg --quiet --with-colons --list-keys "$1@vmtest" 2> /dev/null | awk -F: '/^fpr/ {print $10; exit}'
 }
 
 # initrd_with_conf BASE CONF OUT: BASE with an uncompressed cpio appended
@@ -128,7 +128,7 @@ scenario_signed() {
     "cvmboot-workload: image $SIGNED_REPO:unsigned refused by the signature policy /run/cvmboot/image-policy/policy.json: .*Source image rejected: A signature was required, but no signature exists"
   check "signed: unsigned image: the unit failed with 76" console_has signed "VMTEST gate-unsigned rc=76 state=failed"
   check "signed: image signed by another key refused by the policy" console_has signed \
-    "cvmboot-workload: image $SIGNED_REPO:otherkey refused by the signature policy /run/cvmboot/image-policy/policy.json: .*Source image rejected: "
+    "cvmboot-workload: image $SIGNED_REPO:otherkey refused by the signature policy /run/cvmboot/image-policy/policy.json: .*Source image rejected: Invalid GPG signature"
   check "signed: other key: the unit failed with 76" console_has signed "VMTEST gate-otherkey rc=76 state=failed"
   check "signed: the signed image was pulled under the policy" console_has signed \
     "cvmboot-workload: pulling $SIGNED_REPO:signed under the signature policy /run/cvmboot/image-policy/policy.json"
@@ -136,5 +136,7 @@ scenario_signed() {
     grep -Fq "GET /cvmboot/$signed_sigdir/signature-1 HTTP/1.1\" 200" "$work/signed/lookaside.log"
   check "signed: the signed image runs" \
     console_has signed "CVMBOOT-WORKLOAD-UP cert-sha256=$cert_sha key-bytes=[1-9][0-9]* env=from-config"
+  check "signed: only the signed image ran (one workload line)" \
+    console_count_ge_le signed "CVMBOOT-WORKLOAD-UP cert-sha256=" 1 1
   check "signed: no secret on the console" no_secret_on_console signed
 }
