@@ -87,6 +87,7 @@ static bool ref_char(char c)
 	       c == '.' || c == '_' || c == '-' || c == ':' || c == '/' || c == '@';
 }
 
+__attribute__((format(printf, 3, 4)))
 static int why_set(char *why, size_t why_len, const char *fmt, ...)
 {
 	va_list ap;
