@@ -205,7 +205,9 @@ EOF
 #!/bin/sh
 # cvmboot VM test: the signed-image gate refuses what it must
 grep -qw vmtest.signed /proc/cmdline || exit 0
-cp /etc/cvmboot/cvmboot-signed.conf /etc/cvmboot/cvmboot.conf
+# for this boot only: the root image is shared with the other scenarios
+cp /etc/cvmboot/cvmboot-signed.conf /run/vmtest-signed.conf
+mount --bind /run/vmtest-signed.conf /etc/cvmboot/cvmboot.conf
 for tag in unsigned otherkey; do
   sed "s|^image = .*|image = 10.0.2.101:5000/cvmboot/app:$tag|" /etc/cvmboot/cvmboot.conf > /run/vmtest-$tag.conf
   systemctl start "cvmboot-vmtest-gate@$tag.service"
