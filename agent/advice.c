@@ -22,6 +22,12 @@ const char *advice_for(const struct err *e, char *out, size_t out_len)
 	const char *said = e->kbs_said[0] ? e->kbs_said : "no reason given";
 
 	out[0] = '\0';
+	if (strstr(e->msg, "; break-glass: ")) {
+		snprintf(out, out_len, "the KBS gave no key and the break-glass recovery did not "
+			 "open the volumes (see above): the seal register already shows the "
+			 "break-glass event; reboot to try the KBS again");
+		return out;
+	}
 	switch (e->code) {
 	case CVM_E_REFUSED:
 		snprintf(out, out_len, "the KBS policy refused this VM's evidence or request (%.600s); "

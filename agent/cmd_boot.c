@@ -1,7 +1,8 @@
 /* `cvmboot boot`: the initramfs job. Attest, fetch every resource (and the
  * workload's image signing key), seal the boot phase, unlock the LUKS2
  * volumes, stage the secret files and the image policy, and record the
- * outcome in status.json. Fails closed: any error stops the boot. */
+ * outcome in status.json. Fails closed: any error stops the boot, but for
+ * the opt-in break-glass passphrase when the KBS gave no key. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "advice.h"
+#include "break_glass.h"
 #include "commands.h"
 #include "image_policy.h"
 #include "log.h"
@@ -30,6 +32,8 @@ struct volume {
 	char mapper[CFG_NAME_MAX];
 	char resource[CFG_PATH_MAX];
 	bool opened;               /* activated by this run: closed again if the boot fails */
+	bool done;                 /* opened or verified (break-glass tries) */
+	char resolved[CFG_PATH_MAX]; /* the device path once it exists */
 };
 
 struct boot_plan {
@@ -107,8 +111,15 @@ static int discover_token_volumes(struct boot_plan *p, struct err *e)
 			continue;
 		snprintf(device, sizeof(device), "/dev/%.200s", de->d_name);
 		if (luks_read_token(device, &info, &ignored) != 0 ||
-		    luks_get_uuid(device, uuid, sizeof(uuid), &ignored) != 0 ||
-		    plan_has_volume(p, device, uuid))
+		    luks_get_uuid(device, uuid, sizeof(uuid), &ignored) != 0)
+			continue;
+		/* Two disks with this token's UUID: one is a copy (perhaps an old
+		 * one) that would be opened with the same key. */
+		if (luks_check_uuid_unique(uuid, device, e)) {
+			closedir(d);
+			return e->code;
+		}
+		if (plan_has_volume(p, device, uuid))
 			continue;
 		snprintf(mapper, sizeof(mapper), "cvmboot-%.40s", de->d_name);
 		snprintf(label, sizeof(label), "token:%.50s", de->d_name);
@@ -255,6 +266,93 @@ static void roll_back(const struct config *cfg, struct boot_plan *p)
 			   files, closed, left ? ", some left (see above)" : "");
 }
 
+/* Each volume not yet open tried with one passphrase; *left gets how many
+ * it did not open. */
+static void try_passphrase(const struct config *cfg, struct boot_plan *p, bool no_activate,
+			  const struct secret *pw, struct status *st, int *left)
+{
+	*left = 0;
+	for (int i = 0; i < p->n_volumes; i++) {
+		struct volume *v = &p->volumes[i];
+		struct err ue = { 0 };
+
+		if (v->done)
+			continue;
+		if (pw->len == 0 || luks_unlock(v->resolved, v->mapper, pw->data, pw->len, no_activate,
+						&cfg->luks_ciphers, &ue)) {
+			log_error("break-glass: volume '%s': %s", v->label,
+				  pw->len ? ue.msg : "empty passphrase");
+			(*left)++;
+			continue;
+		}
+		v->done = true;
+		v->opened = !no_activate;
+		status_add_volume(st, v->resolved);
+		progress_keep(LOG_CRIT, "BREAK-GLASS: %s %s with the recovery passphrase",
+			      no_activate ? "verified" : "unlocked", v->resolved);
+	}
+}
+
+/* Ask for the recovery passphrase (BREAK_GLASS_TRIES times at most) and
+ * open every planned volume with it. */
+static int unlock_with_passphrase(const struct config *cfg, struct boot_plan *p, bool no_activate,
+				  struct status *st, struct err *e)
+{
+	for (int i = 0; i < p->n_volumes; i++)
+		if (luks_wait_device(p->volumes[i].device, cfg->device_timeout_ms,
+				     p->volumes[i].resolved, sizeof(p->volumes[i].resolved), e))
+			return err_wrap(e, "volume '%s'", p->volumes[i].label);
+	for (int attempt = 1; attempt <= BREAK_GLASS_TRIES; attempt++) {
+		struct secret pw _cleanup_secret_ = { 0 };
+		int left = 0;
+
+		if (break_glass_ask(cfg, attempt, &pw, e))
+			return e->code;
+		try_passphrase(cfg, p, no_activate, &pw, st, &left);
+		if (!left)
+			return 0;
+		progress_keep(LOG_ERR, "BREAK-GLASS: the passphrase does not open %d "
+			      "volume(s) (try %d of %d)", left, attempt, BREAK_GLASS_TRIES);
+	}
+	return err_set(e, CVM_E_UNLOCK, "the recovery passphrase opened not every volume in %d tries",
+		       BREAK_GLASS_TRIES);
+}
+
+/* The KBS gave no key (e says why): with break_glass = passphrase, record
+ * the event, then unlock with a passphrase typed at the console. Files
+ * fetched so far are dropped: no workload secret is released this way. */
+static int break_glass_boot(const struct config *cfg, bool no_activate, struct boot_plan *p,
+			    struct status *st, struct err *e)
+{
+	char kbs_error[sizeof(e->msg)];
+	struct err bg = { 0 };
+	long long t = monotonic_ms();
+
+	if (!break_glass_applies(cfg, e->code))
+		return e->code;
+	snprintf(kbs_error, sizeof(kbs_error), "%s", e->msg);
+	plan_wipe(p);
+	if (p->n_volumes == 0)
+		return err_wrap(e, "break-glass: no LUKS2 volume to open with a passphrase");
+	progress_keep(LOG_CRIT, "BREAK-GLASS: the KBS gave no key (%s, %s); asking for "
+		      "the recovery passphrase. This boot will not count as attested.",
+		      err_code_name(e->code), kbs_error);
+	/* no register, no prompt: the boot fails with the KBS's error class */
+	if (break_glass_record(cfg, kbs_error, st, &bg)) {
+		err_set(e, e->code, "%s; break-glass: %s", kbs_error, bg.msg);
+		return e->code;
+	}
+	if (unlock_with_passphrase(cfg, p, no_activate, st, &bg)) {
+		err_set(e, bg.code, "%s; break-glass: %s", kbs_error, bg.msg);
+		return e->code;
+	}
+	snprintf(st->unlock, sizeof(st->unlock), "break-glass");
+	status_phase(st, "break-glass", (long)(monotonic_ms() - t));
+	progress_keep(LOG_CRIT, "BREAK-GLASS: %d volume(s) %s with the recovery passphrase; "
+		      "no secret file released", p->n_volumes, no_activate ? "verified" : "opened");
+	return 0;
+}
+
 static int run_boot(const struct config *cfg, bool no_activate, struct boot_plan *p,
 		    struct status *st, struct err *e)
 {
@@ -272,7 +370,7 @@ static int run_boot(const struct config *cfg, bool no_activate, struct boot_plan
 		return err_set(e, CVM_E_CONFIG, "nothing to do: no [resource.*] configured and no "
 			       "LUKS2 volume with a cvmboot token found");
 	if (session_open(cfg, st, &s, e))
-		return e->code;
+		return break_glass_boot(cfg, no_activate, p, st, e);
 	t = monotonic_ms();
 	rc = fetch_all(cfg, s, p, st, e);
 	status_phase(st, "fetch", (long)(monotonic_ms() - t));
@@ -284,7 +382,7 @@ static int run_boot(const struct config *cfg, bool no_activate, struct boot_plan
 	}
 	session_close(s);
 	if (rc)
-		return rc;
+		return break_glass_boot(cfg, no_activate, p, st, e);
 	t = monotonic_ms();
 	if (unlock_all(cfg, p, no_activate, st, e))
 		return e->code;
@@ -293,6 +391,7 @@ static int run_boot(const struct config *cfg, bool no_activate, struct boot_plan
 	if (stage_files(cfg, p, e) || stage_image_policy(cfg, p, e))
 		return e->code;
 	status_phase(st, "stage", (long)(monotonic_ms() - t));
+	snprintf(st->unlock, sizeof(st->unlock), "kbs");
 	return 0;
 }
 

@@ -177,6 +177,16 @@ static int apply_option(struct config *c, const char *key, const char *val, bool
 				       PREFIX_DOT "on_failure: '%.80s' is not emergency, poweroff or retry", val);
 		return 0;
 	}
+	if (!strcmp(key, "break_glass")) {
+		/* The host writes the command line: it may turn the console
+		 * recovery off, never on. */
+		if (!val || strcmp(val, "off") != 0)
+			return err_set(e, CVM_E_CONFIG, PREFIX_DOT "break_glass: only 'off' is accepted "
+				       "from the kernel command line (got '%.80s'); break_glass = "
+				       "passphrase belongs in the configuration file", val ? val : "");
+		c->break_glass = BREAK_GLASS_OFF;
+		return 0;
+	}
 	return err_set(e, CVM_E_CONFIG, "unknown option " PREFIX_DOT "%.64s", key);
 }
 

@@ -40,6 +40,8 @@ void config_defaults(struct config *c)
 	cipher_allow_default(&c->luks_ciphers);
 	c->enabled = true;
 	c->on_failure = FAILURE_EMERGENCY;
+	c->break_glass = BREAK_GLASS_OFF;
+	c->break_glass_timeout_ms = BREAK_GLASS_TIMEOUT_DEFAULT_MS;
 }
 
 /* ------------------------------------------------------------------ */
@@ -141,6 +143,17 @@ int config_parse_failure_policy(const char *s, enum failure_policy *out)
 		*out = FAILURE_POWEROFF;
 	else if (!strcmp(s, "retry"))
 		*out = FAILURE_RETRY;
+	else
+		return -1;
+	return 0;
+}
+
+int config_parse_break_glass(const char *s, enum break_glass_mode *out)
+{
+	if (!strcmp(s, "off"))
+		*out = BREAK_GLASS_OFF;
+	else if (!strcmp(s, "passphrase"))
+		*out = BREAK_GLASS_PASSPHRASE;
 	else
 		return -1;
 	return 0;
@@ -307,6 +320,26 @@ static int validate_dirs(const struct config *c, struct err *e)
 	return 0;
 }
 
+/* Break-glass asks at the console after the KBS failed: a poweroff policy
+ * means nobody is meant to be there, and without a register to extend the
+ * recovery would leave no trace in later attestations. */
+static int validate_break_glass(const struct config *c, struct err *e)
+{
+	if (c->break_glass == BREAK_GLASS_OFF)
+		return 0;
+	if (c->on_failure == FAILURE_POWEROFF)
+		return err_set(e, CVM_E_CONFIG, "[boot] break_glass = passphrase cannot go with "
+			       "[boot] on_failure = poweroff (or rd.cvmboot.on_failure=poweroff): a "
+			       "console recovery needs a console; set break_glass = off or another "
+			       "on_failure");
+	if (c->seal_pcr < 0)
+		return err_set(e, CVM_E_CONFIG, "[boot] break_glass = passphrase needs a register "
+			       "to record the recovery in: [tee] seal_pcr = -1 turns that off");
+	if (c->break_glass_timeout_ms < 1000 || c->break_glass_timeout_ms > BREAK_GLASS_TIMEOUT_MAX_MS)
+		return err_set(e, CVM_E_CONFIG, "[boot] break_glass_timeout must be 1s to 24h");
+	return 0;
+}
+
 static int validate_resource(const struct config *c, int i, struct err *e)
 {
 	const struct resource_cfg *r = &c->resources[i];
@@ -361,7 +394,8 @@ int config_validate(const struct config *c, struct err *e)
 	if (c->n_urls < 0 || c->n_urls > CFG_MAX_URLS || c->n_resources < 0 ||
 	    c->n_resources > CFG_MAX_RESOURCES)
 		return err_set(e, CVM_E_INTERNAL, "configuration counts out of range");
-	if (validate_kbs(c, e) || validate_dirs(c, e) || validate_workload(c, e))
+	if (validate_kbs(c, e) || validate_dirs(c, e) || validate_break_glass(c, e) ||
+	    validate_workload(c, e))
 		return e->code;
 	for (int i = 0; i < c->n_resources; i++)
 		if (validate_resource(c, i, e))

@@ -41,6 +41,14 @@ enum failure_policy {
 	FAILURE_RETRY,        /* retry forever with backoff */
 };
 
+enum break_glass_mode {
+	BREAK_GLASS_OFF = 0,   /* default: no console recovery */
+	BREAK_GLASS_PASSPHRASE, /* ask for a LUKS recovery passphrase once the KBS failed */
+};
+
+#define BREAK_GLASS_TIMEOUT_DEFAULT_MS 300000L  /* 5 min */
+#define BREAK_GLASS_TIMEOUT_MAX_MS 86400000L    /* one day */
+
 struct resource_cfg {
 	char name[CFG_NAME_MAX];      /* from the section [resource.NAME] */
 	char path[CFG_PATH_MAX];      /* KBS path REPOSITORY/TYPE/TAG */
@@ -94,6 +102,8 @@ struct config {
 	/* [boot] */
 	bool enabled;                 /* rd.cvmboot=0 turns the boot job off */
 	enum failure_policy on_failure;
+	enum break_glass_mode break_glass; /* file only; rd.cvmboot.break_glass=off turns it off */
+	long break_glass_timeout_ms;  /* wait for one passphrase; default 5 min */
 
 	/* [workload] (consumed by cvmboot-workload in the real root) */
 	char workload_image[CFG_PATH_MAX];
@@ -133,6 +143,7 @@ const char *config_key_alg_name(enum key_alg a);
 struct resource_cfg *config_find_resource(struct config *c, const char *name);
 int config_parse_bool(const char *s, bool *out);                 /* true/false/yes/no/1/0 */
 int config_parse_failure_policy(const char *s, enum failure_policy *out);
+int config_parse_break_glass(const char *s, enum break_glass_mode *out); /* off/passphrase */
 int config_check_tee_name(const char *s, char *why, size_t why_len); /* "auto" or a TEE built into this binary */
 /* Names of resources, files in the secrets dir and mapper devices:
  * [A-Za-z0-9._-]+, shorter than max, not "." or "..". 0 if valid. */

@@ -236,6 +236,16 @@ static int set_policy(struct config *c, const struct key_def *k, const char *v, 
 	return 0;
 }
 
+static int set_break_glass(struct config *c, const struct key_def *k, const char *v, bool first,
+			   struct err *e)
+{
+	(void)k;
+	(void)first;
+	if (config_parse_break_glass(v, &c->break_glass) < 0)
+		return err_set(e, CVM_E_CONFIG, "invalid value '" VALUE_SHOWN "' (off or passphrase)", v);
+	return 0;
+}
+
 /* Append to a list field; the first occurrence in a file replaces the list. */
 static int append_item(char *base, size_t item_size, int max, int *n, const char *v, bool first,
 		       struct err *e)
@@ -411,6 +421,9 @@ static const struct key_def key_defs[] = {
 	{ "luks", "no_activate", set_bool, FIELD(no_activate), 0, 0, false },
 	{ "luks", "allowed_ciphers", set_ciphers, 0, 0, 0, 0, false },
 	{ "boot", "on_failure", set_policy, 0, 0, 0, 0, false },
+	{ "boot", "break_glass", set_break_glass, 0, 0, 0, 0, false },
+	{ "boot", "break_glass_timeout", set_duration, FIELD(break_glass_timeout_ms), SECONDS(1),
+	  SECONDS(86400), false },
 	{ "workload", "image", set_image, FIELD(workload_image), 0, 0, false },
 	{ "workload", "command", set_nonempty, FIELD(workload_command), 0, 0, false },
 	{ "workload", "env", set_env, 0, 0, 0, 0, true },

@@ -101,11 +101,21 @@ static json_t *phases_object(const struct status *s)
 	return o;
 }
 
+static json_t *break_glass_object(const struct status *s)
+{
+	if (!s->break_glass.recorded)
+		return json_null();
+	return json_pack("{s:o, s:o, s:o, s:o}",
+			 "register", clean_string(s->break_glass.reg),
+			 "event", clean_string(s->break_glass.event),
+			 "event_digest", string_or_null(s->break_glass.digest),
+			 "kbs_error", string_or_null(s->break_glass.kbs_error));
+}
+
 static json_t *status_to_json(const struct status *s)
 {
 	bool failed = s->exit_code != 0;
-
-	return json_pack("{s:o, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I}",
+	json_t *doc = json_pack("{s:o, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I}",
 			 "command", clean_string(s->command),
 			 "result", failed ? "failed" : "ok",
 			 "exit_code", s->exit_code,
@@ -120,6 +130,13 @@ static json_t *status_to_json(const struct status *s)
 			 "sealed", string_or_null(s->sealed),
 			 "started", (json_int_t)s->started,
 			 "finished", (json_int_t)time(NULL));
+
+	if (doc && (json_object_set_new(doc, "unlock", string_or_null(s->unlock)) ||
+		    json_object_set_new(doc, "break_glass", break_glass_object(s)))) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
 }
 
 /* The document as text with a trailing newline; NULL on failure. */

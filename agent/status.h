@@ -22,6 +22,14 @@ struct status {
 	char volumes[STATUS_MAX_ITEMS][CFG_PATH_MAX];   /* devices unlocked (or verified) */
 	int n_volumes;
 	char sealed[128];          /* what was extended after the fetch, "" if nothing */
+	char unlock[16];           /* how the boot got its keys: "kbs", "break-glass", "" */
+	struct {
+		bool recorded;         /* the break-glass event was extended */
+		char reg[256];         /* which register, as the TEE says it */
+		char event[128];       /* the event text extended */
+		char digest[112];      /* "sha256:<hex>" (or sha384) of the event */
+		char kbs_error[512];   /* why the KBS gave no key */
+	} break_glass;
 	int exit_code;             /* enum cvm_exit */
 	char reason[1024];         /* on failure: the error message */
 	long long started;         /* unix time */

@@ -51,13 +51,21 @@ cvmboot_needs_tss2() {
     [[ " $built " == *" ${tee:-auto} "* || ( ${tee:-auto} == auto && " $built " == *" tpm "* ) ]]
 }
 
+# Whether [boot] break_glass = passphrase: the recovery prompt then needs
+# systemd-ask-password and its console (or plymouth) agent in the initramfs.
+cvmboot_break_glass() {
+    [[ $(cvmboot_ini_get "$(cvmboot_conf_src)" boot break_glass) == passphrase ]]
+}
+
 # called by dracut
 depends() {
-    if cvmboot_needs_tss2; then
-        echo systemd network crypt tpm2-tss
-    else
-        echo systemd network crypt
+    local deps="systemd network crypt"
+    cvmboot_needs_tss2 && deps+=" tpm2-tss"
+    # dracut 058+ has the agents in a module of their own; older ones in systemd
+    if cvmboot_break_glass && [[ -d $dracutbasedir/modules.d/01systemd-ask-password ]]; then
+        deps+=" systemd-ask-password"
     fi
+    echo "$deps"
     return 0
 }
 
@@ -131,6 +139,15 @@ install() {
     if cvmboot_needs_tss2; then
         inst_libdir_file "libtss2-esys.so.0*" "libtss2-mu.so.0*" "libtss2-rc.so.0*" \
             "libtss2-tctildr.so.0*" "libtss2-tcti-device.so.0*"
+    fi
+
+    # break-glass: the prompt and the console agent that answers it (plymouth's
+    # comes with the plymouth module when that is included)
+    if cvmboot_break_glass; then
+        inst_multiple systemd-ask-password systemd-tty-ask-password-agent || return 1
+        inst_multiple -o "$systemdsystemunitdir"/systemd-ask-password-console.path \
+            "$systemdsystemunitdir"/systemd-ask-password-console.service \
+            "$systemdsystemunitdir"/sysinit.target.wants/systemd-ask-password-console.path
     fi
 
     $SYSTEMCTL -q --root "$initdir" enable cvmboot.service

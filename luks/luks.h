@@ -50,6 +50,10 @@ int luks_enroll(const char *device, const unsigned char *existing, size_t existi
 /* Read and validate the (first) cvmboot token of device. 0 found, 1 none. */
 int luks_read_token(const char *device, struct luks_token_info *info, struct err *e);
 
+/* 0 when no block device but device carries this UUID; else the error names
+ * both (a disk attached with a copy of the header). */
+int luks_check_uuid_unique(const char *uuid, const char *device, struct err *e);
+
 /* The LUKS2 UUID of device (uuid_len >= 37). */
 int luks_get_uuid(const char *device, char *uuid, size_t uuid_len, struct err *e);
 

@@ -1,5 +1,6 @@
 /* Finding LUKS2 devices: waiting for a path or UUID= to appear (udev's
- * /dev/disk/by-uuid, else a libblkid scan), and loading their header. */
+ * /dev/disk/by-uuid, else a libblkid scan; a UUID on two devices is refused),
+ * and loading their header. */
 #include <blkid.h>
 #include <errno.h>
 #include <limits.h>
@@ -39,6 +40,62 @@ static int copy_out(const char *path, char *resolved, size_t resolved_len, struc
 	return 0;
 }
 
+/* The same block device under two names (a udev symlink and a kernel name). */
+static bool same_device(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (stat(a, &sa) != 0 || stat(b, &sb) != 0)
+		return strcmp(a, b) == 0;
+	if (S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode))
+		return sa.st_rdev == sb.st_rdev;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* A host can attach a second disk carrying the same LUKS UUID (a copy of the
+ * real header over data it chose, or an old replayed disk); which one udev's
+ * /dev/disk/by-uuid names is then up to the order they appear. So every block
+ * device is probed, and a UUID found on more than one is refused. */
+int luks_check_uuid_unique(const char *uuid, const char *found, struct err *e)
+{
+	blkid_cache cache = NULL;
+	blkid_dev_iterate it;
+	blkid_dev dev;
+	char other[PATH_MAX] = "";
+	int rc = 0;
+
+	if (blkid_get_cache(&cache, "/dev/null") != 0)
+		return err_set(e, CVM_E_UNLOCK, "UUID=%s: cannot list the block devices to check "
+			       "that only one carries this UUID", uuid);
+	blkid_probe_all(cache);
+	it = blkid_dev_iterate_begin(cache);
+	if (!it) {
+		blkid_put_cache(cache);
+		return err_set(e, CVM_E_UNLOCK, "UUID=%s: cannot list the block devices to check "
+			       "that only one carries this UUID", uuid);
+	}
+	blkid_dev_set_search(it, "UUID", (char *)uuid);
+	while (blkid_dev_next(it, &dev) == 0) {
+		const char *name;
+
+		dev = blkid_verify(cache, dev);
+		if (!dev)
+			continue;
+		name = blkid_dev_devname(dev);
+		if (name && !same_device(name, found)) {
+			snprintf(other, sizeof(other), "%s", name);
+			break;
+		}
+	}
+	blkid_dev_iterate_end(it);
+	blkid_put_cache(cache);
+	if (other[0])
+		rc = err_set(e, CVM_E_UNLOCK, "UUID=%s is on two devices, %.200s and %.200s: a "
+			     "disk was attached with a copy of this volume's header; refusing to "
+			     "guess which one is ours", uuid, found, other);
+	return rc;
+}
+
 /* 0 and *found set when the device with this UUID is present now. */
 static int find_by_uuid(const char *uuid, char *resolved, size_t resolved_len, bool *found,
 			struct err *e)
@@ -51,7 +108,9 @@ static int find_by_uuid(const char *uuid, char *resolved, size_t resolved_len, b
 	real = realpath(link, NULL);
 	if (real) {
 		*found = true;
-		rc = copy_out(real, resolved, resolved_len, e);
+		rc = luks_check_uuid_unique(uuid, real, e);
+		if (!rc)
+			rc = copy_out(real, resolved, resolved_len, e);
 		free(real);
 		return rc;
 	}
@@ -64,7 +123,9 @@ static int find_by_uuid(const char *uuid, char *resolved, size_t resolved_len, b
 	if (!devname)
 		return 0;
 	*found = true;
-	rc = copy_out(devname, resolved, resolved_len, e);
+	rc = luks_check_uuid_unique(uuid, devname, e);
+	if (!rc)
+		rc = copy_out(devname, resolved, resolved_len, e);
 	free(devname);
 	return rc;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # A LUKS2 header rewritten by the host (issue 7, defect 3) is refused by the
 # real binary before the key is used: `unlock --no-activate`, `boot` with a
-# configured volume and with a volume found by its token, and the allow-list.
+# configured volume and with a volume found by its token, and the allow-list;
+# and a copy of an enrolled disk attached beside it (the same UUID twice).
 """Run one case: /usr/bin/python3 tests/integration/test_tamper.py CASE (CVMBOOT_BIN set)."""
 
 import os
@@ -114,22 +115,27 @@ def boot_refuses_tampered_volume(env):
     check(not left, "secret files left: %r" % left)
 
 
+def attach_loop(path):
+    """The loop device now showing path; the case is skipped without one."""
+    if not shutil.which("losetup"):
+        print("SKIP: needs losetup")
+        sys.exit(77)
+    loop = subprocess.run(["losetup", "--find", "--show", path], capture_output=True, text=True)
+    if loop.returncode != 0:
+        print("SKIP: no loop device: %s" % loop.stderr.strip())
+        sys.exit(77)
+    return loop.stdout.strip()
+
+
 @case
 def boot_refuses_tampered_discovered_volume(env):
     """A host-attached disk carrying a cvmboot token, header rewritten: found by
     token discovery, then refused (the boot fails closed, naming it)."""
     need_luks()
-    if not shutil.which("losetup"):
-        print("SKIP: needs losetup")
-        sys.exit(77)
     kbs = env.start_kbs()
     img = enrolled_image(env, "attached.img", [kbs.url])
     set_null_segment(img)
-    loop = subprocess.run(["losetup", "--find", "--show", img], capture_output=True, text=True)
-    if loop.returncode != 0:
-        print("SKIP: no loop device: %s" % loop.stderr.strip())
-        sys.exit(77)
-    dev = loop.stdout.strip()
+    dev = attach_loop(img)
     try:
         res = env.run(["boot", "--no-activate"], luks_config(env, kbs,
                                                             luks={"discover_tokens": True}))
@@ -139,6 +145,31 @@ def boot_refuses_tampered_discovered_volume(env):
     st = env.check_failed_status(res, 9, "unlock", NULL)
     check(dev in st["reason"] and "token:" in st["reason"],
           "status.json reason does not name the device: %r" % st["reason"])
+
+
+@case
+def boot_refuses_duplicate_uuid_discovered(env):
+    """A host-attached copy of an enrolled disk (same header, same UUID, same
+    token): found by token discovery, the boot refuses both, naming them,
+    before any key is fetched for them."""
+    need_luks()
+    kbs = env.start_kbs()
+    img = enrolled_image(env, "real.img", [kbs.url])
+    copy = os.path.join(env.tmp, "copy.img")
+    shutil.copyfile(img, copy)
+    devs = [attach_loop(img)]
+    try:
+        devs.append(attach_loop(copy))
+        res = env.run(["boot", "--no-activate"], luks_config(env, kbs,
+                                                            luks={"discover_tokens": True}))
+    finally:
+        for dev in devs:
+            subprocess.run(["losetup", "-d", dev], capture_output=True)
+    st = env.check_failed_status(res, 9, "unlock", r"is on two devices")
+    check(all(dev in st["reason"] for dev in devs),
+          "status.json reason does not name both devices: %r" % st["reason"])
+    check(not any(e.get("endpoint", "").endswith(RESOURCE) for e in kbs.requests()),
+          "the key was fetched although the volume was ambiguous")
 
 
 @case

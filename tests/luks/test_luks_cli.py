@@ -321,13 +321,52 @@ def test_uuid(env):
         subprocess.run(["losetup", "--detach", loop], capture_output=True)
 
 
+def test_duplicate_uuid(env):
+    """A second disk with the same LUKS UUID (a copy of the header) is refused
+    by name, whichever of the two udev or libblkid would have picked."""
+    img = env.image("dup-a.img")
+    uuid = subprocess.run(["cryptsetup", "luksUUID", img], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    copy = env.path("dup-b.img")
+    shutil.copyfile(img, copy)
+    if os.geteuid() != 0:
+        print("note: not root; duplicate UUID refusal not tested")
+        return
+    first = loop_attach(img)
+    if not first:
+        print("note: no loop device here; duplicate UUID refusal not tested")
+        return
+    second = None
+    try:
+        second = loop_attach(copy)
+        check(second is not None, "could not attach the copy")
+        key = env.path("dup.key")
+        r = env.cvmboot("enroll", "UUID=" + uuid, "--resource", RESOURCE, "--generate-key", key,
+                        "--passphrase-file", env.passfile)
+        check(r.returncode == 9 and "UUID=%s is on two devices" % uuid in r.stderr
+              and first in r.stderr and second in r.stderr,
+              "duplicate UUID not refused: %d %s" % (r.returncode, r.stderr))
+        check(dump(img)["tokens"] == {} and dump(copy)["tokens"] == {},
+              "a token was written although the UUID was ambiguous")
+        subprocess.run(["losetup", "--detach", second], capture_output=True)
+        second = None
+        r = env.cvmboot("enroll", "UUID=" + uuid, "--resource", RESOURCE, "--generate-key", key,
+                        "--passphrase-file", env.passfile)
+        check(r.returncode == 0 and "enrolled keyslot 1" in r.stdout,
+              "one device left, enroll UUID=%s: %d %s" % (uuid, r.returncode, r.stderr))
+    finally:
+        for loop in (first, second):
+            if loop:
+                subprocess.run(["losetup", "--detach", loop], capture_output=True)
+
+
 def main():
     if not shutil.which("cryptsetup"):
         print("cryptsetup not installed")
         return 77
     return run_all("cvmboot-luks-cli.", Env, (
         test_generate_key, test_key_file, test_refusals, test_tty_prompt, test_not_luks2,
-        test_unlock_without_kbs, test_uuid))
+        test_unlock_without_kbs, test_uuid, test_duplicate_uuid))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ class StallProxy:
         self.upstream, self.proc, self.stall_cc = upstream_port, swtpm_proc, stall_cc
         self.stalled = False
         self.seen = []
+        self.errors = []
         # The swtpm TCTI talks to the control port (data port + 1) when it
         # opens: that one is passed through untouched.
         self.listeners = ParavisorSim._listen_pair()
@@ -69,8 +70,27 @@ class StallProxy:
             buf += chunk
         return buf
 
+    def _connect_upstream(self):
+        # A refused connection to the upstream listener was seen once in CI
+        # (a loaded 2-core machine, another swtpm test alongside): retried
+        # for up to 2 s and recorded, so a failure names it instead of
+        # looking like an agent that never reached the stalled command.
+        deadline = time.monotonic() + 2.0
+        while True:
+            try:
+                return socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+            except OSError as e:
+                if time.monotonic() >= deadline:
+                    self.errors.append("connecting to port %d: %s" % (self.upstream, e))
+                    return None
+                time.sleep(0.05)
+
     def _serve(self, client):
-        up = socket.create_connection(("127.0.0.1", self.upstream))
+        up = self._connect_upstream()
+        if up is None:
+            client.close()
+            return
+        up.settimeout(None)
         try:
             while True:
                 cmd = self._recv_tpm(client)
@@ -143,7 +163,8 @@ def tpm_cases(tmp):
         try:
             r, elapsed = run_cvmboot(write_conf(tmp, proxy.tcti), "evidence", "--tee", "tpm")
             check(proxy.stalled and proxy.seen[-1] == TPM_CC_QUOTE and len(proxy.seen) > 1,
-                  "the swtpm was not stopped at the quote: %r" % proxy.seen)
+                  "the swtpm was not stopped at the quote: commands %r, proxy errors %r, "
+                  "exit %d:\n%s" % (proxy.seen, proxy.errors, r.returncode, r.stderr))
             check_stuck(r, elapsed, proxy.tcti, "TPM2_Quote", "tpm, stopped mid-quote")
         finally:
             resume(tpm)
@@ -186,7 +207,8 @@ def azure_cases(tmp):
             try:
                 r, elapsed = run_cvmboot(write_conf(tmp, proxy.tcti, imds_conf), "evidence",
                                          "--tee", "az-snp-vtpm")
-                check(proxy.stalled, "the swtpm was not stopped: %r" % proxy.seen)
+                check(proxy.stalled, "the swtpm was not stopped: commands %r, proxy errors %r, "
+                      "exit %d:\n%s" % (proxy.seen, proxy.errors, r.returncode, r.stderr))
                 check_stuck(r, elapsed, proxy.tcti, command,
                             "az-snp-vtpm, stopped at %s" % command)
                 check(len(imds.requests) == asked,

@@ -134,6 +134,8 @@ static void test_errors(void)
 	expect_error("rd.cvmboot.tee=sgx", "rd.cvmboot.tee: unknown TEE 'sgx'");
 	expect_error("rd.cvmboot.tee", "rd.cvmboot.tee needs a value");
 	expect_error("rd.cvmboot.key_algorithm=rsa", "rd.cvmboot.key_algorithm: unknown 'rsa'");
+	expect_error("rd.cvmboot.break_glass=passphrase", "rd.cvmboot.break_glass: only 'off' is accepted");
+	expect_error("rd.cvmboot.break_glass", "rd.cvmboot.break_glass: only 'off' is accepted");
 	expect_error("rd.cvmboot.on_failure=shell", "rd.cvmboot.on_failure: 'shell' is not emergency");
 	expect_error("rd.cvmboot.resource.../x=a/b/c", "rd.cvmboot.resource.../x: bad resource name");
 	expect_error("rd.cvmboot.resource.k=a/b", "rd.cvmboot.resource.k: needs a path REPOSITORY/TYPE/TAG, got 'a/b'");

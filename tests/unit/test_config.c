@@ -160,7 +160,8 @@ static void test_shipped_example(void)
 	      !strcmp(c.azure_imds_url, d.azure_imds_url) && c.device_timeout_ms == d.device_timeout_ms &&
 	      c.discover_tokens == d.discover_tokens && c.no_activate == d.no_activate &&
 	      c.allow_non_tmpfs == d.allow_non_tmpfs && c.insecure_http == d.insecure_http &&
-	      c.on_failure == d.on_failure &&
+	      c.on_failure == d.on_failure && c.break_glass == d.break_glass &&
+	      c.break_glass_timeout_ms == d.break_glass_timeout_ms &&
 	      !memcmp(&c.luks_ciphers, &d.luks_ciphers, sizeof(c.luks_ciphers)),
 	      "example values differ from the defaults");
 }
@@ -587,6 +588,53 @@ static void test_validate_signing(void)
 	}
 }
 
+/* [boot] break_glass: off by default, refused with on_failure = poweroff
+ * (at load, naming both keys) and without a seal register; the command
+ * line turns it off only. */
+static void test_break_glass(void)
+{
+	struct config c;
+	struct err e = { 0 };
+	const char *path;
+
+	config_defaults(&c);
+	CHECK(c.break_glass == BREAK_GLASS_OFF && c.break_glass_timeout_ms == 300000, "defaults");
+	path = write_conf("bg.conf", "[boot]\nbreak_glass = passphrase\nbreak_glass_timeout = 90s\n");
+	CHECK(config_load_file(&c, path, true, &e) == 0, "load: %s", e.msg);
+	CHECK(c.break_glass == BREAK_GLASS_PASSPHRASE && c.break_glass_timeout_ms == 90000, "set");
+	CHECK(config_validate(&c, &e) == 0, "passphrase + emergency: %s", e.msg);
+	c.on_failure = FAILURE_RETRY;
+	CHECK(config_validate(&c, &e) == 0, "passphrase + retry: %s", e.msg);
+	CHECK(config_apply_cmdline_string(&c, "quiet rd.cvmboot.break_glass=off", &e) == 0 &&
+	      c.break_glass == BREAK_GLASS_OFF, "cmdline off: %s", e.msg);
+	CHECK(config_apply_cmdline_string(&c, "rd.cvmboot.break_glass=passphrase", &e) == CVM_E_CONFIG &&
+	      strstr(e.msg, "rd.cvmboot.break_glass: only 'off' is accepted") &&
+	      c.break_glass == BREAK_GLASS_OFF, "cmdline cannot turn it on: %s", e.msg);
+
+	path = write_conf("bg-off.conf", "[boot]\nbreak_glass = passphrase\non_failure = poweroff\n");
+	config_defaults(&c);
+	CHECK(config_load_file(&c, path, true, &e) == 0, "load: %s", e.msg);
+	CHECK(config_validate(&c, &e) == CVM_E_CONFIG && strstr(e.msg, "[boot] break_glass = passphrase") &&
+	      strstr(e.msg, "[boot] on_failure = poweroff"), "poweroff refused: %s", e.msg);
+	/* the host's rd.cvmboot.break_glass=off makes the pair valid again */
+	CHECK(config_apply_cmdline_string(&c, "rd.cvmboot.break_glass=off", &e) == 0 &&
+	      config_validate(&c, &e) == 0, "off on the cmdline: %s", e.msg);
+	config_defaults(&c);
+	c.break_glass = BREAK_GLASS_PASSPHRASE;
+	CHECK(config_apply_cmdline_string(&c, "rd.cvmboot.on_failure=poweroff", &e) == 0 &&
+	      config_validate(&c, &e) == CVM_E_CONFIG && strstr(e.msg, "on_failure"),
+	      "poweroff from the cmdline refused too: %s", e.msg);
+	config_defaults(&c);
+	c.break_glass = BREAK_GLASS_PASSPHRASE;
+	c.seal_pcr = -1;
+	CHECK(config_validate(&c, &e) == CVM_E_CONFIG && strstr(e.msg, "[tee] seal_pcr = -1"),
+	      "no register: %s", e.msg);
+
+	expect_error("[boot]\nbreak_glass = yes\n", ":2: [boot] break_glass: invalid value 'yes' (off or passphrase)");
+	expect_error("[boot]\nbreak_glass_timeout = 0\n", ":2: [boot] break_glass_timeout: duration '0' out of range");
+	expect_error("[boot]\nbreak_glass_timeout = 2d\n", ":2: [boot] break_glass_timeout: invalid duration");
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -607,6 +655,7 @@ int main(void)
 	test_files();
 	test_validate();
 	test_validate_signing();
+	test_break_glass();
 	{
 		char cmd[600];
 

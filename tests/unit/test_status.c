@@ -59,6 +59,7 @@ static void test_success(void)
 	status_add_resource(&s, "tls-cert");
 	status_add_volume(&s, "/dev/vda2");
 	strcpy(s.sealed, "pcr15");
+	strcpy(s.unlock, "kbs");
 	CHECK(status_write(&s, run_dir, &e) == 0, "write: %s", e.msg);
 
 	snprintf(path, sizeof(path), "%s/status.json", run_dir);
@@ -66,7 +67,9 @@ static void test_success(void)
 	doc = load_status(run_dir);
 	if (!doc)
 		return;
-	CHECK(json_object_size(doc) == 14, "%zu keys", json_object_size(doc));
+	CHECK(json_object_size(doc) == 16, "%zu keys", json_object_size(doc));
+	CHECK(!strcmp(str(doc, "unlock"), "kbs"), "unlock");
+	CHECK(json_is_null(json_object_get(doc, "break_glass")), "break_glass must be null");
 	CHECK(!strcmp(str(doc, "command"), "boot"), "command");
 	CHECK(!strcmp(str(doc, "result"), "ok"), "result");
 	CHECK(json_integer_value(json_object_get(doc, "exit_code")) == 0, "exit_code");
@@ -94,6 +97,34 @@ static void test_success(void)
 	CHECK(!strcmp(str(doc, "sealed"), "pcr15"), "sealed");
 	CHECK(json_integer_value(json_object_get(doc, "started")) == s.started, "started");
 	CHECK(json_integer_value(json_object_get(doc, "finished")) >= s.started, "finished");
+	json_decref(doc);
+}
+
+/* A break-glass boot: "unlock" says so and the event is described. */
+static void test_break_glass(void)
+{
+	struct status s;
+	struct err e = { 0 };
+	json_t *doc, *bg;
+
+	status_init(&s, "boot");
+	strcpy(s.unlock, "break-glass");
+	s.break_glass.recorded = true;
+	strcpy(s.break_glass.reg, "PCR15 (sha256)");
+	strcpy(s.break_glass.event, "cvmboot break-glass: x");
+	strcpy(s.break_glass.digest, "sha256:00ff");
+	strcpy(s.break_glass.kbs_error, "KBS unreachable\x01");
+	CHECK(status_write(&s, tmpdir, &e) == 0, "write: %s", e.msg);
+	doc = load_status(tmpdir);
+	if (!doc)
+		return;
+	bg = json_object_get(doc, "break_glass");
+	CHECK(!strcmp(str(doc, "unlock"), "break-glass"), "unlock");
+	CHECK(json_is_object(bg) && json_object_size(bg) == 4, "break_glass object");
+	CHECK(!strcmp(str(bg, "register"), "PCR15 (sha256)") &&
+	      !strcmp(str(bg, "event"), "cvmboot break-glass: x") &&
+	      !strcmp(str(bg, "event_digest"), "sha256:00ff") &&
+	      !strcmp(str(bg, "kbs_error"), "KBS unreachable?"), "break_glass fields");
 	json_decref(doc);
 }
 
@@ -132,7 +163,9 @@ static void test_failure(void)
 	      str(doc, "reason"));
 	CHECK(json_is_null(json_object_get(doc, "tee")) && json_is_null(json_object_get(doc, "kbs_url")) &&
 	      json_is_null(json_object_get(doc, "token_expiry")) &&
-	      json_is_null(json_object_get(doc, "sealed")), "unknown values must be null");
+	      json_is_null(json_object_get(doc, "sealed")) &&
+	      json_is_null(json_object_get(doc, "unlock")) &&
+	      json_is_null(json_object_get(doc, "break_glass")), "unknown values must be null");
 	CHECK(json_object_size(json_object_get(doc, "phases")) == STATUS_MAX_PHASES, "phases");
 	CHECK(json_array_size(json_object_get(doc, "volumes")) == 0, "volumes");
 	json_decref(doc);
@@ -174,6 +207,7 @@ int main(void)
 		return 2;
 	}
 	test_success();
+	test_break_glass();
 	test_failure();
 	test_unwritable();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);

@@ -174,7 +174,9 @@ echo "VMTEST run-fstype=$(stat -f -c %T /run/cvmboot)"
 echo "VMTEST status-result=$(sed -n 's/.*"result"[[:space:]]*:[[:space:]]*"\([a-z]*\)".*/\1/p' /run/cvmboot/status.json)"
 echo "VMTEST secrets=$(ls /run/cvmboot/secrets | tr '\n' ' ')"
 echo "VMTEST phases-ms=$(tr -d ' \n' < /run/cvmboot/status.json | sed -n 's/.*"phases":{\([^}]*\)}.*/\1/p')"
-for i in 4 11 12; do
+echo "VMTEST status-unlock=$(sed -n 's/.*"unlock"[[:space:]]*:[[:space:]]*"\([a-z-]*\)".*/\1/p' /run/cvmboot/status.json)"
+echo "VMTEST status-bg-register=$(sed -n 's/.*"register"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' /run/cvmboot/status.json)"
+for i in 4 11 12 15; do
   echo "VMTEST pcr$i=$(cat /sys/class/tpm/tpm0/pcr-sha256/$i 2>/dev/null | tr A-F a-f)"
 done
 # the firmware's TPM event log, when the command line asks (tests/vm/uki.sh)
@@ -382,11 +384,16 @@ VM_CMDLINE="root=/dev/mapper/root rw console=ttyS0 panic=-1 rd.luks=0 rd.shell=0
 # $work/NAME.console with "<ms since QEMU start> <line>" per line.
 # NET: "kbs" (10.0.2.100:443 leads to the TLS front) or "none" (nothing there);
 # $VM_EXTRA_FWD: more ",guestfwd=..." rules.
+# With $VM_SERIAL_IN (a FIFO) set, what is written to it is typed on the
+# serial console; else the console has no input.
 # With $UKI set: boots that UKI under OVMF instead (uefi_media in uki.sh;
 # the command line is the UKI's own, CMDLINE_EXTRA is ignored).
 vm_boot() {
   local name=$1 limit=$(($2 * ${CVMBOOT_VM_TIME_SCALE:-1})) net=$3 extra=$4 tpmdir=$work/$1.tpm
-  local netdev rc t0 media
+  local netdev rc t0 media disks
+  # $VM_EXTRA_DISK (raw): a second disk, as a host would attach one
+  disks=(-drive "file=${ROOT_IMG:-$work/root.img},format=raw,if=virtio")
+  [ -n "${VM_EXTRA_DISK:-}" ] && disks+=(-drive "file=$VM_EXTRA_DISK,format=raw,if=virtio")
   media=(-kernel "/boot/vmlinuz-$kver" -initrd "${INITRD:-$work/initrd.img}" -append "$VM_CMDLINE $extra")
   [ -n "${UKI:-}" ] && uefi_media "$name" "$UKI"
   mkdir -p "$tpmdir"
@@ -403,11 +410,11 @@ vm_boot() {
   set +e
   timeout --kill-after=5 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 \
     -display none -monitor none -serial stdio -no-reboot -nodefaults \
-    "${media[@]}" -drive "file=${ROOT_IMG:-$work/root.img},format=raw,if=virtio" \
+    "${media[@]}" "${disks[@]}" \
     -netdev "$netdev" -device virtio-net-pci,netdev=n0,romfile= \
     -chardev "socket,id=chrtpm,path=$tpmdir/sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \
     -device tpm-tis,tpmdev=tpm0 \
-    < /dev/null 2> "$work/$name.qemu.err" | while IFS= read -r line; do
+    <> "${VM_SERIAL_IN:-/dev/null}" 2> "$work/$name.qemu.err" | while IFS= read -r line; do
       printf '%d %s\n' $(($(now_ms) - t0)) "${line%$'\r'}"
     done > "$work/$name.console"
   rc=${PIPESTATUS[0]}

@@ -2,15 +2,17 @@
 # The VM test suite: boots a Debian guest (QEMU TCG) whose LUKS2 root is
 # unlocked by cvmboot in a dracut initramfs after attesting to the test KBS,
 # then checks the workload container got its mTLS files; plus negative boots
-# (attestation refused, KBS unreachable, wrong key, emergency path), and a
-# measured UKI under OVMF whose PCRs the KBS checks (tests/vm/uki.sh), and
-# the signed-image gate pulling from a loopback registry (tests/vm/signed.sh).
+# (attestation refused, KBS unreachable, wrong key, emergency path), the
+# break-glass passphrase typed on the serial console (glass), a measured UKI
+# under OVMF whose PCRs the KBS checks (tests/vm/uki.sh), and the
+# signed-image gate pulling from a loopback registry (tests/vm/signed.sh).
 # Builds everything it needs. Ends with "vm: N passed, M failed".
 # `tests/vm/run.sh --demo` (scripts/demo.sh --vm): one good boot, showing the
 # console lines that matter, the checks and the timeline.
 # Environment: CVMBOOT_VM_SCENARIOS (default "ok deny unreachable wrongkey
-#   emergency disabled retry tokens signed nm ip uki ansible"; uki:
-#   tests/vm/uki.sh, ansible: tests/vm/ansible.sh, signed: tests/vm/signed.sh), CVMBOOT_VM_TEE (tpm or sample, default tpm),
+#   dupuuid emergency disabled retry tokens glass signed nm ip uki ansible";
+#   uki: tests/vm/uki.sh, ansible: tests/vm/ansible.sh, signed:
+#   tests/vm/signed.sh), CVMBOOT_VM_TEE (tpm or sample, default tpm),
 #   CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_NM_BOOTS (default 1),
 #   CVMBOOT_VM_NET_WAIT=online (cvmboot waits for network-online.target, as
 #   before cvmboot-wait-network: for timeline comparisons), CVMBOOT_VM_KEEP=1 keeps the
@@ -22,7 +24,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
 build=${CVMBOOT_VM_BUILD:-$src/build-vm}
-scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey emergency disabled retry tokens signed nm ip uki ansible}
+scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey dupuuid emergency disabled retry tokens glass signed nm ip uki ansible}
 ok_boots=${CVMBOOT_VM_OK_BOOTS:-3}
 demo=0
 if [ "${1:-}" = --demo ]; then
@@ -252,6 +254,65 @@ scenario_unreachable() {
     "cvmboot: waiting for the KBS: attempt 2 failed" 1 1
   check "unreachable: the operator hint" console_has unreachable \
     "cvmboot: no KBS reachable: check the network and the KBS URLs"
+  check "unreachable: break-glass off by default: no passphrase prompt" console_lacks unreachable \
+    "BREAK-GLASS|Recovery passphrase|break-glass"
+}
+
+# type_when NAME REGEX DELAY_S TEXT FIFO: once the console of boot NAME shows
+# REGEX, wait DELAY_S (scaled), then type TEXT and Enter on the serial console.
+type_when() {
+  local name=$1 re=$2 delay=$3 text=$4 fifo=$5
+  for _ in $(seq $((600 * ${CVMBOOT_VM_TIME_SCALE:-1}))); do
+    grep -E -q -- "$re" "$work/$name.console" 2> /dev/null && break
+    sleep 0.5
+  done
+  sleep $((delay * ${CVMBOOT_VM_TIME_SCALE:-1}))
+  printf '%s\r' "$text" > "$fifo"
+}
+
+scenario_glass() {
+  # [boot] break_glass = passphrase and the KBS unreachable: after the retry
+  # budget cvmboot extends PCR 15 with the break-glass event, asks through
+  # systemd-ask-password; the test types first a wrong passphrase, then the
+  # volume's recovery passphrase on the serial console; the root unlocks.
+  local want_pcr15 fifo=$work/glass.in
+  sed -e 's/^on_failure = poweroff/on_failure = emergency\nbreak_glass = passphrase\nbreak_glass_timeout = 3m/' \
+    "$work/guest.conf" > "$work/guest-glass.conf"
+  GUEST_CONF=$work/guest-glass.conf build_initrd "$work/initrd-glass.img" "$base_modules cvmboot systemd-networkd"
+  lsinitrd "$work/initrd-glass.img" > "$work/initrd-glass.list" 2>/dev/null || true
+  check "glass: initramfs holds systemd-ask-password" grep -q "bin/systemd-ask-password$" "$work/initrd-glass.list"
+  check "glass: initramfs holds the console password agent" grep -q "systemd-ask-password-console.path" "$work/initrd-glass.list"
+  # a recovery keyslot one can type (the image's passphrase file ends in a
+  # newline); an extra keyslot changes nothing for the other scenarios
+  printf 'recovery-%s' "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$work/recovery"
+  cryptsetup luksAddKey --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+    --key-file "$work/passphrase" "$work/root.img" "$work/recovery" -q
+  mkfifo "$fifo"
+  { type_when glass "BREAK-GLASS: extended PCR15" 8 "not-the-passphrase" "$fifo"
+    type_when glass "BREAK-GLASS: the passphrase does not open 1 volume\\(s\\) \\(try 1 of 3\\)" 8 \
+      "$(cat "$work/recovery")" "$fifo"; } &
+  local typist=$!
+  VM_SERIAL_IN=$fifo INITRD=$work/initrd-glass.img vm_boot glass 360 none ""
+  kill "$typist" 2> /dev/null || true
+  wait "$typist" 2> /dev/null || true
+  vm_log "boot glass: $(cat "$work/glass.wall") ms"
+  want_pcr15=$(/usr/bin/python3 -c 'import hashlib; e = b"cvmboot break-glass: console recovery passphrase, no KBS key"; print(hashlib.sha256(bytes(32) + hashlib.sha256(e).digest()).hexdigest())')
+  check "glass: boot finished (no timeout)" not_timed_out glass
+  check "glass: the KBS was unreachable" console_has glass "BREAK-GLASS: the KBS gave no key \\(network, "
+  check "glass: PCR 15 extended before the prompt" console_has glass "BREAK-GLASS: extended PCR15 \\(sha256\\)"
+  check "glass: the wrong passphrase was refused (try 1 of 3)" console_has glass \
+    "BREAK-GLASS: the passphrase does not open 1 volume\\(s\\) \\(try 1 of 3\\)"
+  check "glass: the recovery passphrase unlocked the root" console_has glass \
+    "BREAK-GLASS: unlocked [^ ]+ with the recovery passphrase"
+  check "glass: switch-root into the real root" console_has glass "Welcome to Debian GNU/Linux [0-9]+ \\(bookworm\\)!"
+  check "glass: root mounted from /dev/mapper/root" console_has glass "VMTEST root-source=/dev/mapper/root"
+  check "glass: status.json says break-glass" console_has glass "VMTEST status-unlock=break-glass$"
+  check "glass: status.json names the register" console_has glass "VMTEST status-bg-register=PCR15 \\(sha256\\)$"
+  check "glass: PCR 15 holds the break-glass event" console_has glass "VMTEST pcr15=$want_pcr15$"
+  check "glass: no secret file released" console_has glass "VMTEST secrets=$"
+  check "glass: the workload got no mTLS files" console_lacks glass "CVMBOOT-WORKLOAD-UP"
+  check "glass: no secret on the console" no_secret_on_console glass
+  check "glass: the recovery passphrase is not on the console" console_lacks_fixed glass "$(cat "$work/recovery")"
 }
 
 scenario_wrongkey() {
@@ -266,6 +327,22 @@ scenario_wrongkey() {
   check "wrongkey: clear unlock error on the console" console_has wrongkey "boot failed \\(unlock\\)"
   wrong_hex=$(od -An -v -tx1 "$work/wrong-resources/default/luks/root" | tr -d ' \n')
   check "wrongkey: the wrong key is not on the console" console_lacks_fixed wrongkey "$wrong_hex"
+}
+
+scenario_dupuuid() {
+  # a host attaches a second disk carrying a copy of the root's LUKS2 header
+  # (its first 16 MiB) over data of its own: the UUID is on two disks, so
+  # cvmboot must not guess which one to open
+  head -c 16M "$work/root.img" > "$work/dup.img"
+  truncate -s 64M "$work/dup.img"
+  kbs_start dupuuid
+  VM_EXTRA_DISK=$work/dup.img vm_boot dupuuid 200 kbs "rd.cvmboot.on_failure=poweroff"
+  kbs_stop
+  rm -f "$work/dup.img"
+  failed_closed dupuuid 150
+  check "dupuuid: the UUID is named with both disks" console_has dupuuid \
+    "UUID=$luks_uuid is on two devices, /dev/vd[ab] and /dev/vd[ab]"
+  check "dupuuid: boot failed (unlock)" console_has dupuuid "boot failed \\(unlock\\)"
 }
 
 scenario_emergency() {

@@ -80,6 +80,15 @@ has "generator: emergency is irreversible" "$d" "^OnFailureJobMode=replace-irrev
 has "generator: default budget 120 s" "$d" "^TimeoutStartSec=300s$"
 d=$(gen "$tmp/a.conf" "rd.cvmboot.on_failure=shell")
 has "generator: unknown policy falls back to emergency" "$d" "^OnFailure=emergency.target$"
+# break-glass: three prompts of break_glass_timeout (+20 s each) on top: 300 + 3 x 80
+printf '[boot]\nbreak_glass = passphrase\nbreak_glass_timeout = 1m\n' > "$tmp/bg.conf"
+d=$(gen "$tmp/bg.conf" "")
+has "generator: break-glass prompts lengthen the start timeout" "$d" "^TimeoutStartSec=540s$"
+d=$(gen "$tmp/bg.conf" "rd.cvmboot.break_glass=off")
+has "generator: rd.cvmboot.break_glass=off drops the prompt time" "$d" "^TimeoutStartSec=300s$"
+printf '[boot]\nbreak_glass = passphrase\n' > "$tmp/bg.conf"
+d=$(gen "$tmp/bg.conf" "")
+has "generator: break-glass default prompt 5 min" "$d" "^TimeoutStartSec=1260s$"
 
 # ---- workload start script
 ws=$src/systemd/cvmboot-workload-start
