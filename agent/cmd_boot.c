@@ -1,7 +1,8 @@
-/* `cvmboot boot`: the initramfs job. Attest, fetch every resource, seal the
- * boot phase, unlock the LUKS2 volumes, stage the secret files, and record
- * the outcome in status.json. Fails closed: any error stops the boot, but
- * for the opt-in break-glass passphrase when the KBS gave no key. */
+/* `cvmboot boot`: the initramfs job. Attest, fetch every resource (and the
+ * workload's image signing key), seal the boot phase, unlock the LUKS2
+ * volumes, stage the secret files and the image policy, and record the
+ * outcome in status.json. Fails closed: any error stops the boot, but for
+ * the opt-in break-glass passphrase when the KBS gave no key. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include "advice.h"
 #include "break_glass.h"
 #include "commands.h"
+#include "image_policy.h"
 #include "log.h"
 #include "luks.h"
 #include "progress.h"
@@ -40,6 +42,7 @@ struct boot_plan {
 	struct secret files[CFG_MAX_RESOURCES]; /* fetched values, by resource index */
 	struct secret keys[CFG_MAX_RESOURCES];  /* fetched volume keys, by volume index */
 	bool written[CFG_MAX_RESOURCES];        /* files this run wrote, by resource index */
+	struct secret signing_key;              /* [workload] signing_key (public) */
 };
 
 static void plan_wipe(struct boot_plan *p)
@@ -48,6 +51,7 @@ static void plan_wipe(struct boot_plan *p)
 		secret_clear(&p->files[i]);
 		secret_clear(&p->keys[i]);
 	}
+	secret_clear(&p->signing_key);
 }
 
 /* Whether a planned volume is this device: the same LUKS2 UUID when it was
@@ -158,6 +162,11 @@ static int fetch_all(const struct config *cfg, struct session *s, struct boot_pl
 			return err_wrap(e, "key for volume '%s'", p->volumes[i].label);
 		status_add_resource(st, p->volumes[i].label);
 	}
+	if (cfg->workload_signing_key[0]) {
+		if (session_fetch(s, cfg->workload_signing_key, &p->signing_key, e))
+			return err_wrap(e, "[workload] signing_key");
+		status_add_resource(st, "workload-signing-key");
+	}
 	return 0;
 }
 
@@ -178,6 +187,19 @@ static int unlock_all(const struct config *cfg, struct boot_plan *p, bool no_act
 		log_info("%s %s (%s)", no_activate ? "verified the key of" : "unlocked", resolved,
 			 no_activate ? "no activation" : v->mapper);
 	}
+	return 0;
+}
+
+/* The signed-image gate: policy.json and the key for cvmboot-workload. */
+static int stage_image_policy(const struct config *cfg, struct boot_plan *p, struct err *e)
+{
+	if (!cfg->workload_signing_key[0])
+		return 0;
+	if (image_policy_write(cfg->run_dir, cfg->workload_image, cfg->workload_lookaside,
+			       p->signing_key.data, p->signing_key.len, e))
+		return err_wrap(e, "[workload] signing_key %s", cfg->workload_signing_key);
+	log_info("image policy for %s written to %s/%s/policy.json", cfg->workload_image,
+		 cfg->run_dir, IMAGE_POLICY_DIR);
 	return 0;
 }
 
@@ -344,7 +366,7 @@ static int run_boot(const struct config *cfg, bool no_activate, struct boot_plan
 	if (plan_volumes(cfg, p, e))
 		return e->code;
 	status_phase(st, "plan", (long)(monotonic_ms() - t));
-	if (cfg->n_resources == 0 && p->n_volumes == 0)
+	if (cfg->n_resources == 0 && p->n_volumes == 0 && !cfg->workload_signing_key[0])
 		return err_set(e, CVM_E_CONFIG, "nothing to do: no [resource.*] configured and no "
 			       "LUKS2 volume with a cvmboot token found");
 	if (session_open(cfg, st, &s, e))
@@ -366,7 +388,7 @@ static int run_boot(const struct config *cfg, bool no_activate, struct boot_plan
 		return e->code;
 	status_phase(st, "unlock", (long)(monotonic_ms() - t));
 	t = monotonic_ms();
-	if (stage_files(cfg, p, e))
+	if (stage_files(cfg, p, e) || stage_image_policy(cfg, p, e))
 		return e->code;
 	status_phase(st, "stage", (long)(monotonic_ms() - t));
 	snprintf(st->unlock, sizeof(st->unlock), "kbs");

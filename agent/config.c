@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "image_policy.h"
 #include "resource_path.h"
 #include "tee_names.h"
 
@@ -375,12 +376,32 @@ static int validate_resource(const struct config *c, int i, struct err *e)
 	return 0;
 }
 
+/* The signed-image gate needs an image a policy can scope. */
+static int validate_workload(const struct config *c, struct err *e)
+{
+	char why[256];
+
+	if (!c->workload_signing_key[0]) {
+		if (c->workload_lookaside[0])
+			return err_set(e, CVM_E_CONFIG, "[workload] signature_lookaside is set but "
+				       "signing_key is not");
+		return 0;
+	}
+	if (config_check_resource_path(c->workload_signing_key) < 0)
+		return err_set(e, CVM_E_CONFIG, "[workload] signing_key: bad KBS resource path '%.80s'",
+			       c->workload_signing_key);
+	if (image_policy_check_ref(c->workload_image, why, sizeof(why)) < 0)
+		return err_set(e, CVM_E_CONFIG, "[workload] signing_key: %s", why);
+	return 0;
+}
+
 int config_validate(const struct config *c, struct err *e)
 {
 	if (c->n_urls < 0 || c->n_urls > CFG_MAX_URLS || c->n_resources < 0 ||
 	    c->n_resources > CFG_MAX_RESOURCES)
 		return err_set(e, CVM_E_INTERNAL, "configuration counts out of range");
-	if (validate_kbs(c, e) || validate_dirs(c, e) || validate_break_glass(c, e))
+	if (validate_kbs(c, e) || validate_dirs(c, e) || validate_break_glass(c, e) ||
+	    validate_workload(c, e))
 		return e->code;
 	for (int i = 0; i < c->n_resources; i++)
 		if (validate_resource(c, i, e))

@@ -112,6 +112,8 @@ struct config {
 	int n_workload_env;
 	char workload_ports[CFG_MAX_PORTS][CFG_NAME_MAX];
 	int n_workload_ports;
+	char workload_signing_key[CFG_PATH_MAX]; /* KBS path of the image signing key; "" = no gate */
+	char workload_lookaside[CFG_URL_MAX];    /* GPG signatures' lookaside URL; "" = none */
 
 	/* [resource.NAME] sections, in file order; kernel command line may add/override */
 	struct resource_cfg resources[CFG_MAX_RESOURCES];

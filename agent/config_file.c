@@ -315,6 +315,16 @@ static bool is_port(const char *s, size_t len)
 	return port >= 1 && port <= 65535;
 }
 
+/* A KBS resource path (REPOSITORY/TYPE/TAG). */
+static int set_resource_path(struct config *c, const struct key_def *k, const char *v, bool first,
+			     struct err *e)
+{
+	if (config_check_resource_path(v) < 0)
+		return err_set(e, CVM_E_CONFIG, "'" VALUE_SHOWN "' is not a KBS resource path "
+			       "(REPOSITORY/TYPE/TAG)", v);
+	return set_string(c, k, v, first, e);
+}
+
 /* [ADDRESS:]HOSTPORT:CONTAINERPORT[/tcp|/udp] */
 static int set_publish(struct config *c, const struct key_def *k, const char *v, bool first,
 		       struct err *e)
@@ -411,6 +421,8 @@ static const struct key_def key_defs[] = {
 	{ "workload", "command", set_nonempty, FIELD(workload_command), 0, 0, false },
 	{ "workload", "env", set_env, 0, 0, 0, 0, true },
 	{ "workload", "publish", set_publish, 0, 0, 0, 0, true },
+	{ "workload", "signing_key", set_resource_path, FIELD(workload_signing_key), 0, 0, false },
+	{ "workload", "signature_lookaside", set_http_url, FIELD(workload_lookaside), 0, 0, false },
 };
 #define N_KEYS (sizeof(key_defs) / sizeof(key_defs[0]))
 

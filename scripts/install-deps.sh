@@ -19,7 +19,8 @@ pkgs=(
 if [ "${1:-}" = "--vm" ] || [ "${CVMBOOT_VM_DEPS:-0}" = 1 ]; then
   pkgs+=(dracut dracut-network qemu-system-x86 qemu-utils linux-image-amd64
          debootstrap dbus systemd zstd e2fsprogs ovmf
-         network-manager)  # dracut copies NetworkManager from this host (VM scenario nm)
+         network-manager  # dracut copies NetworkManager from this host (VM scenario nm)
+         docker-registry skopeo gpg gpg-agent)  # VM scenario signed: registry + signing
 fi
 
 missing=()

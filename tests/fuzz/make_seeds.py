@@ -134,6 +134,9 @@ def seeds_config():
     write("config_file", "luks-and-file", "[kbs]\nurl = https://kbs:8080\n\n"
           "[resource.root]\npath = default/luks/root\nluks_device = /dev/vda2\n\n"
           "[resource.tls.key]\npath = default/tls/key\nfile = tls.key\nmode = 0400\n")
+    write("config_file", "signing", "[workload]\nimage = reg.example:5000/ns/app:1\n"
+          "signing_key = default/workload/signing-key\n"
+          "signature_lookaside = http://sigs.example/x\n")
     write("config_file", "duplicate-key", "[retry]\nbudget = 1s\nbudget = 2s\n")
     write("config_file", "conflict", "[resource.x]\npath = a/b/c\nfile = x\nluks_device = /dev/sda\n")
     write("config_file", "crlf-comments", "# c\r\n[kbs]\r\nurl=http://10.0.0.1 ; x\r\n"

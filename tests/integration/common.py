@@ -86,7 +86,7 @@ class Env:
 
     # -- config and runs
     def config(self, urls, ca=None, key_algorithm="ec-p256", resources=None, kbs=None,
-               retry=None, secrets=None, luks=None, tee=None):
+               retry=None, secrets=None, luks=None, tee=None, workload=None):
         sections = {
             "kbs": dict({"url": list(urls), "connect_timeout": "1s", "request_timeout": "2s"},
                         **({"ca_file": ca} if ca else {}), **(kbs or {})),
@@ -96,6 +96,8 @@ class Env:
             "secrets": dict({"run_dir": self.run_dir, "dir": self.secrets_dir}, **(secrets or {})),
             "luks": dict({"discover_tokens": False, "device_timeout": "1s"}, **(luks or {})),
         }
+        if workload:
+            sections["workload"] = dict(workload)
         for name, values in (resources or {}).items():
             sections["resource." + name] = values
         return harness.write_config(os.path.join(self.tmp, "cvmboot.conf"), **sections)

@@ -3,6 +3,7 @@
 # key verification, secret files, status.json, one TLS connection, and every fault.
 """Run one case: /usr/bin/python3 tests/integration/test_boot.py CASE (CVMBOOT_BIN set)."""
 
+import json
 import os
 import re
 import shutil
@@ -118,6 +119,80 @@ def boot_files_ec_p521(env):
 @case
 def boot_files_rsa_oaep_256(env):
     boot_files(env, "rsa-oaep-256")
+
+
+# ------------------------------------------------------------ signed-image gate
+
+GPG_PUBLIC = (b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZtest" + os.urandom(8).hex().encode()
+              + b"\n-----END PGP PUBLIC KEY BLOCK-----\n")
+SIGNED_IMAGE = "10.0.2.101:5000/cvmboot/app:signed"
+
+
+def image_policy_dir(env):
+    return os.path.join(env.run_dir, "image-policy")
+
+
+@case
+def boot_image_policy_gpg(env):
+    """[workload] signing_key: the key is fetched after the files and
+    run_dir/image-policy holds it, policy.json (reject all but the image
+    signed by it) and the lookaside entry, all 0644."""
+    data, sections = standard_resources(env)
+    env.resource("default/workload/signing-key", GPG_PUBLIC)
+    kbs = env.start_kbs()
+    workload = {"image": SIGNED_IMAGE, "signing_key": "default/workload/signing-key",
+                "signature_lookaside": "http://10.0.2.102/sigs"}
+    res = env.run(["boot"], env.config([kbs.url], kbs.ca, resources=sections, workload=workload))
+    check_ok_status(env, kbs, res, list(sections) + ["workload-signing-key"])
+    check_files(env, data)
+    pdir = image_policy_dir(env)
+    key_path = os.path.join(pdir, "signing-key.gpg")
+    with open(key_path, "rb") as f:
+        check(f.read() == GPG_PUBLIC, "signing-key.gpg is not what the KBS served")
+    with open(os.path.join(pdir, "policy.json"), encoding="utf-8") as f:
+        policy = json.load(f)
+    check(policy == {"default": [{"type": "reject"}],
+                     "transports": {"docker": {SIGNED_IMAGE.rsplit(":", 1)[0]: [
+                         {"type": "signedBy", "keyType": "GPGKeys", "keyPath": key_path}]}}},
+          "policy.json: %r" % policy)
+    with open(os.path.join(pdir, "registries.d", "cvmboot.yaml"), encoding="utf-8") as f:
+        yaml = f.read()
+    check(yaml == 'docker:\n  10.0.2.101:5000/cvmboot/app:\n    lookaside: "http://10.0.2.102/sigs"\n',
+          "registries.d: %r" % yaml)
+    for rel in ("signing-key.gpg", "policy.json", "registries.d/cvmboot.yaml"):
+        mode = stat.S_IMODE(os.lstat(os.path.join(pdir, rel)).st_mode)
+        check(mode == 0o644, "%s mode %o, want 644" % (rel, mode))
+    check("image policy for %s written to %s/policy.json" % (SIGNED_IMAGE, pdir) in res.err,
+          "no log line for the policy\n%r" % res)
+
+
+@case
+def boot_without_signing_key_writes_no_policy(env):
+    data, sections = standard_resources(env)
+    kbs = env.start_kbs()
+    res = env.run(["boot"], env.config([kbs.url], kbs.ca, resources=sections,
+                                       workload={"image": SIGNED_IMAGE}))
+    check_ok_status(env, kbs, res, list(sections))
+    check(not os.path.exists(image_policy_dir(env)), "image-policy written without signing_key")
+    check(endpoints(kbs) == ["auth", "attest", "resource", "resource", "resource"],
+          "request sequence %r" % endpoints(kbs))
+
+
+@case
+def boot_signing_key_private_refused(env):
+    """A private key served as signing_key fails the boot (config, exit 3):
+    nothing of the gate is written and the files staged are not left."""
+    data, sections = standard_resources(env)
+    env.resource("default/workload/signing-key",
+                 b"-----BEGIN EC PRIVATE KEY-----\n" + os.urandom(24).hex().encode()
+                 + b"\n-----END EC PRIVATE KEY-----\n", secret=True)
+    kbs = env.start_kbs()
+    workload = {"image": SIGNED_IMAGE, "signing_key": "default/workload/signing-key"}
+    res = env.run(["boot"], env.config([kbs.url], kbs.ca, resources=sections, workload=workload))
+    env.check_failed_status(res, 3, "config", r"signing_key default/workload/signing-key: "
+                            r"signing key is a private key")
+    check(not os.path.exists(image_policy_dir(env)), "image-policy written for a private key")
+    check_no_secret_files(env)
 
 
 def luks_available():

@@ -279,6 +279,14 @@ static void test_bad_values(void)
 	expect_error("[workload]\npublish = 80:80/sctp\n", ":2: [workload] publish: '80:80/sctp' is not");
 	expect_error("[workload]\nimage = a b\n", ":2: [workload] image: image name 'a b' contains a space");
 	expect_error("[workload]\ncommand =\n", ":2: [workload] command: empty value");
+	expect_error("[workload]\nsigning_key = ../k\n",
+		     ":2: [workload] signing_key: '../k' is not a KBS resource path");
+	expect_error("[workload]\nsigning_key = a/b\n",
+		     ":2: [workload] signing_key: 'a/b' is not a KBS resource path");
+	expect_error("[workload]\nsignature_lookaside = file:///x\n",
+		     ":2: [workload] signature_lookaside: URL 'file:///x' must start with");
+	expect_error("[workload]\nsignature_lookaside = http://a b\n",
+		     ":2: [workload] signature_lookaside: URL 'http://a b' contains a space");
 	expect_error("[kbs]\nurl = https://a\x01\n", ":2: [kbs] url: control character in value");
 }
 
@@ -541,6 +549,45 @@ static void test_validate(void)
 	CHECK(config_add_resource(&c, "../x", &e) == NULL && strstr(e.msg, "bad resource name"), "bad name");
 }
 
+/* The signed-image gate's cross-field rules. */
+static void test_validate_signing(void)
+{
+	static const struct {
+		const char *image, *want;
+	} cases[] = {
+		{ "", "[workload] signing_key: no [workload] image" },
+		{ "app:1", "[workload] signing_key: image reference 'app:1' is not fully qualified" },
+		{ "library/app", "image reference 'library/app' is not fully qualified" },
+		{ "docker.io/busybox", "write docker.io/library/NAME" },
+		{ "reg.example/a\"b", "holds a character other than" },
+		{ "reg.example//a", "is malformed" },
+		{ "reg.example/a:", "is malformed" },
+		{ "reg.example:5000/app:1", NULL },
+		{ "localhost/app@sha256:0123", NULL },
+		{ "docker.io/library/busybox:1", NULL },
+	};
+	struct config c;
+	struct err e = { 0 };
+
+	config_defaults(&c);
+	strcpy(c.workload_lookaside, "http://sigs.example");
+	CHECK(config_validate(&c, &e) == CVM_E_CONFIG && strstr(e.msg, "signing_key is not"),
+	      "lookaside without key: %s", e.msg);
+	strcpy(c.workload_signing_key, "default/workload/signing-key");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc;
+
+		memset(&e, 0, sizeof(e));
+		strcpy(c.workload_image, cases[i].image);
+		rc = config_validate(&c, &e);
+		if (cases[i].want)
+			CHECK(rc == CVM_E_CONFIG && strstr(e.msg, cases[i].want), "'%s': %s",
+			      cases[i].image, e.msg);
+		else
+			CHECK(rc == 0, "'%s': %s", cases[i].image, e.msg);
+	}
+}
+
 /* [boot] break_glass: off by default, refused with on_failure = poweroff
  * (at load, naming both keys) and without a seal register; the command
  * line turns it off only. */
@@ -607,6 +654,7 @@ int main(void)
 	test_long_lines();
 	test_files();
 	test_validate();
+	test_validate_signing();
 	test_break_glass();
 	{
 		char cmd[600];

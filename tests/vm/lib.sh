@@ -116,6 +116,16 @@ stage_rootfs() {
   install -D -m 0755 "$src/systemd/cvmboot-workload-start" "$d/usr/libexec/cvmboot/cvmboot-workload-start"
   install -D -m 0644 "$src/systemd/cvmboot-workload.service" "$d/etc/systemd/system/cvmboot-workload.service"
   install -D -m 0644 "$conf" "$d/etc/cvmboot/cvmboot.conf"
+  # the signed scenario's config (signed.sh), put in place by signed-gate
+  if [ -f "$work/guest-signed.conf" ]; then
+    install -D -m 0644 "$work/guest-signed.conf" "$d/etc/cvmboot/cvmboot-signed.conf"
+  fi
+  # the test registry (signed.sh) speaks plain HTTP
+  install -D -m 0644 /dev/stdin "$d/etc/containers/registries.conf.d/50-cvmboot-vmtest.conf" <<'EOF'
+[[registry]]
+location = "10.0.2.101:5000"
+insecure = true
+EOF
   mkdir -p "$d/etc/systemd/system/multi-user.target.wants"
   ln -sf ../cvmboot-workload.service "$d/etc/systemd/system/multi-user.target.wants/"
   # the test VM has no netavark-managed network: share the host namespace
@@ -189,6 +199,35 @@ journalctl -b -o short-monotonic --no-pager 2>/dev/null | awk '
   /cvmboot: TEE: .*attesting/ { first("agent") }
   END { printf "VMTEST net-s=nic:%s stack:%s lease:%s route:%s online:%s agent:%s\n", t["nic"], t["stack"], t["lease"], t["route"], t["online"], t["agent"] }'
 EOF
+  # test only (vmtest.signed, signed.sh): the gate's config, then the start
+  # script in a unit of its own for an unsigned image and one signed by
+  # another key (systemctl: the guest has no D-Bus for systemd-run); the
+  # workload unit then pulls the signed one
+  install -D -m 0755 /dev/stdin "$d/usr/libexec/cvmboot-vmtest/signed-gate" <<'EOF'
+#!/bin/sh
+# cvmboot VM test: the signed-image gate refuses what it must
+grep -qw vmtest.signed /proc/cmdline || exit 0
+# for this boot only: the root image is shared with the other scenarios
+cp /etc/cvmboot/cvmboot-signed.conf /run/vmtest-signed.conf
+mount --bind /run/vmtest-signed.conf /etc/cvmboot/cvmboot.conf
+for tag in unsigned otherkey; do
+  sed "s|^image = .*|image = 10.0.2.101:5000/cvmboot/app:$tag|" /etc/cvmboot/cvmboot.conf > /run/vmtest-$tag.conf
+  systemctl start "cvmboot-vmtest-gate@$tag.service"
+  echo "VMTEST gate-$tag rc=$(systemctl show -p ExecMainStatus --value "cvmboot-vmtest-gate@$tag.service") state=$(systemctl is-failed "cvmboot-vmtest-gate@$tag.service")"
+done
+exit 0
+EOF
+  cat > "$d/etc/systemd/system/cvmboot-vmtest-gate@.service" <<'EOF'
+[Unit]
+Description=cvmboot VM test: the workload start script for the image tag %i
+DefaultDependencies=no
+[Service]
+Type=oneshot
+Environment=CVMBOOT_CONF=/run/vmtest-%i.conf CVMBOOT_PODMAN_ARGS=--network=host
+ExecStart=/usr/libexec/cvmboot/cvmboot-workload-start run
+StandardOutput=journal+console
+StandardError=journal+console
+EOF
   cat > "$d/etc/systemd/system/cvmboot-vmtest.service" <<'EOF'
 [Unit]
 Description=cvmboot VM test: load the workload image, report the real root
@@ -199,6 +238,8 @@ Type=oneshot
 RemainAfterExit=yes
 ExecStart=/usr/libexec/cvmboot-vmtest/report
 ExecStart=/bin/sh -c 'podman image exists localhost/cvmboot-test:latest || podman load -q -i /usr/share/cvmboot-test/image.tar'
+ExecStart=/usr/libexec/cvmboot-vmtest/signed-gate
+TimeoutStartSec=infinity
 StandardOutput=journal+console
 StandardError=journal+console
 EOF
@@ -341,7 +382,8 @@ VM_CMDLINE="root=/dev/mapper/root rw console=ttyS0 panic=-1 rd.luks=0 rd.shell=0
 # $work/initrd.img; $ROOT_IMG, default $work/root.img) of at most LIMIT_S
 # times $CVMBOOT_VM_TIME_SCALE (default 1) seconds, serial console in
 # $work/NAME.console with "<ms since QEMU start> <line>" per line.
-# NET: "kbs" (10.0.2.100:443 leads to the TLS front) or "none" (nothing there).
+# NET: "kbs" (10.0.2.100:443 leads to the TLS front) or "none" (nothing there);
+# $VM_EXTRA_FWD: more ",guestfwd=..." rules.
 # With $VM_SERIAL_IN (a FIFO) set, what is written to it is typed on the
 # serial console; else the console has no input.
 # With $UKI set: boots that UKI under OVMF instead (uefi_media in uki.sh;
@@ -362,6 +404,8 @@ vm_boot() {
   for _ in $(seq 50); do [ -S "$tpmdir/sock" ] && break; sleep 0.1; done
   netdev=user,id=n0,restrict=on
   [ "$net" = kbs ] && netdev+=",guestfwd=tcp:10.0.2.100:443-cmd:socat - TCP:127.0.0.1:$front_port"
+  # more host services for the guest (signed.sh: registry, lookaside)
+  netdev+=${VM_EXTRA_FWD:-}
   t0=$(now_ms)
   set +e
   timeout --kill-after=5 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 \

@@ -2,12 +2,15 @@
 # Builds the VM test's workload image by hand, without a registry or a
 # container engine: a docker-archive tarball (manifest.json + config + one
 # layer) holding busybox-static and /app/run.sh, for `podman load`.
-# Usage: tests/vm/make-image.sh BUSYBOX OUT.tar [TAG]
+# Usage: tests/vm/make-image.sh BUSYBOX OUT.tar [TAG [NOTE]]
+# (NOTE goes into the config's history: images that differ only by it have
+# different digests, as the signed scenario needs)
 set -euo pipefail
 
 busybox=$1
 out=$2
 tag=${3:-localhost/cvmboot-test:latest}
+note=${4:-}
 tmp=$(mktemp -d /tmp/cvmboot-image.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -40,7 +43,7 @@ cat > "$img/config.json" <<EOF
 {"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z",
  "config":{"Env":["PATH=/bin"],"Cmd":["/app/run.sh"],"WorkingDir":"/"},
  "rootfs":{"type":"layers","diff_ids":["sha256:$diff_id"]},
- "history":[{"created":"1970-01-01T00:00:00Z","created_by":"cvmboot tests/vm/make-image.sh"}]}
+ "history":[{"created":"1970-01-01T00:00:00Z","created_by":"cvmboot tests/vm/make-image.sh${note:+ $note}"}]}
 EOF
 config_id=$(sha256sum "$img/config.json" | cut -d' ' -f1)
 mv "$img/config.json" "$img/$config_id.json"

@@ -3,14 +3,16 @@
 # unlocked by cvmboot in a dracut initramfs after attesting to the test KBS,
 # then checks the workload container got its mTLS files; plus negative boots
 # (attestation refused, KBS unreachable, wrong key, emergency path), the
-# break-glass passphrase typed on the serial console (glass), and a
-# measured UKI under OVMF whose PCRs the KBS checks (tests/vm/uki.sh).
+# break-glass passphrase typed on the serial console (glass), a measured UKI
+# under OVMF whose PCRs the KBS checks (tests/vm/uki.sh), and the
+# signed-image gate pulling from a loopback registry (tests/vm/signed.sh).
 # Builds everything it needs. Ends with "vm: N passed, M failed".
 # `tests/vm/run.sh --demo` (scripts/demo.sh --vm): one good boot, showing the
 # console lines that matter, the checks and the timeline.
 # Environment: CVMBOOT_VM_SCENARIOS (default "ok deny unreachable wrongkey
-#   dupuuid emergency disabled retry tokens glass nm ip uki ansible"; uki: tests/vm/uki.sh,
-#   ansible: tests/vm/ansible.sh), CVMBOOT_VM_TEE (tpm or sample, default tpm),
+#   dupuuid emergency disabled retry tokens glass signed nm ip uki ansible";
+#   uki: tests/vm/uki.sh, ansible: tests/vm/ansible.sh, signed:
+#   tests/vm/signed.sh), CVMBOOT_VM_TEE (tpm or sample, default tpm),
 #   CVMBOOT_VM_OK_BOOTS (default 3), CVMBOOT_VM_NM_BOOTS (default 1),
 #   CVMBOOT_VM_NET_WAIT=online (cvmboot waits for network-online.target, as
 #   before cvmboot-wait-network: for timeline comparisons), CVMBOOT_VM_KEEP=1 keeps the
@@ -22,7 +24,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
 build=${CVMBOOT_VM_BUILD:-$src/build-vm}
-scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey dupuuid emergency disabled retry tokens glass nm ip uki ansible}
+scenarios=${CVMBOOT_VM_SCENARIOS:-ok deny unreachable wrongkey dupuuid emergency disabled retry tokens glass signed nm ip uki ansible}
 ok_boots=${CVMBOOT_VM_OK_BOOTS:-3}
 demo=0
 if [ "${1:-}" = --demo ]; then
@@ -37,6 +39,7 @@ work=$(mktemp -d /tmp/cvmboot-vm.XXXXXX)
 kbs_pid= front_pid=
 cleanup() {
   kbs_stop
+  signed_stop
   if [ "${CVMBOOT_VM_KEEP:-0}" = 1 ]; then
     echo "vm: work directory kept: $work" >&2
   else
@@ -47,6 +50,7 @@ trap cleanup EXIT
 . "$src/tests/vm/lib.sh"
 . "$src/tests/vm/uki.sh"
 . "$src/tests/vm/ansible.sh"
+. "$src/tests/vm/signed.sh"
 
 passed=0 failed=0
 pass() { passed=$((passed + 1)); printf 'ok   %s\n' "$*"; }
@@ -130,6 +134,7 @@ t=$(date +%s)
 mkdir -p "$work/stage"
 luks_uuid=$(cat /proc/sys/kernel/random/uuid)
 write_guest_conf "$work/guest.conf" "$luks_uuid"
+write_signed_conf "$work/guest.conf" "$work/guest-signed.conf"
 stage_rootfs "$work/stage" "$work/guest.conf" "$work/image.tar"
 make_root_image "$work/root.img" "$work/stage" "$work/passphrase" "$luks_uuid"
 rm -rf "$work/stage"

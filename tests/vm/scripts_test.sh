@@ -66,6 +66,9 @@ has "generator: policy from the config (poweroff)" "$d" "^FailureAction=poweroff
 lacks "generator: poweroff has no emergency" "$d" "OnFailure="
 # 90 s x (network wait + attestation + 2 resources) + 30 s device default + 30 s
 has "generator: timeout from budget, resources, device wait" "$d" "^TimeoutStartSec=420s$"
+printf '[workload]\nsigning_key = default/workload/signing-key\n' | cat "$tmp/a.conf" - > "$tmp/gk.conf"
+d=$(gen "$tmp/gk.conf" "quiet")
+has "generator: the signing key is one more fetch" "$d" "^TimeoutStartSec=510s$"
 d=$(gen "$tmp/a.conf" "root=/dev/mapper/root rd.cvmboot.on_failure=retry")
 has "generator: cmdline overrides the config (retry)" "$d" "^Restart=on-failure$"
 has "generator: retry does not retry config errors" "$d" "^RestartPreventExitStatus=2 3 11$"
@@ -116,5 +119,61 @@ expect "workload: env value with spaces is one argument" "$(grep -c '^--env=B=tw
 printf '[workload]\ncommand = /x\n' > "$tmp/noimage.conf"
 CVMBOOT_CONF=$tmp/noimage.conf CVMBOOT_RUN_DIR=$tmp/run sh "$ws" args > "$tmp/ws.out" 2>&1
 expect "workload: no image is an error" "$?" 1
+
+# ---- signed-image gate: pull under the policy, run by image ID
+# fake podman: logs each call; pull answers as FAKE_PULL says
+cat > "$tmp/podman" <<'EOF2'
+#!/bin/sh
+printf '%s\n' "$*" >> "$FAKE_LOG"
+if [ "$1" = pull ]; then
+    ls -l "$HOME/.config/containers/" >> "$FAKE_LOG" 2>&1
+    case $FAKE_PULL in
+        ok) echo "Copying blob..." >&2; echo 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef ;;
+        reject) echo 'Error: Source image rejected: A signature was required, but no signature exists' >&2; exit 125 ;;
+        net) echo 'Error: initializing source docker://x: connection refused' >&2; exit 125 ;;
+    esac
+fi
+EOF2
+chmod +x "$tmp/podman"
+sed 's|^image = localhost/app:1$|image = 10.0.2.101:5000/app:signed\nsigning_key = default/workload/signing-key|' \
+    "$tmp/a.conf" > "$tmp/signed.conf"
+run_signed() {
+    : > "$tmp/fake.log"
+    CVMBOOT_CONF=$tmp/signed.conf CVMBOOT_PODMAN=$tmp/podman FAKE_LOG=$tmp/fake.log FAKE_PULL=$1 TMPDIR=$tmp \
+        sh "$ws" "$2" > "$tmp/ws.out" 2>&1
+    echo $?
+}
+rm -rf "$tmp/run/image-policy"
+expect "signed: no policy.json -> 77 (check)" "$(run_signed ok check)" 77
+has "signed: says the policy is missing" "$tmp/ws.out" "signing_key is set but .*/image-policy/policy.json is missing"
+expect "signed: no policy.json -> 77 (run)" "$(run_signed ok run)" 77
+expect "signed: podman not called without a policy" "$(grep -c '' "$tmp/fake.log")" 0
+mkdir -p "$tmp/run/image-policy/registries.d"
+echo '{}' > "$tmp/run/image-policy/policy.json"
+expect "signed: policy present -> check 0" "$(run_signed ok check)" 0
+expect "signed: pulled and run -> 0" "$(run_signed ok run)" 0
+has "signed: pull under the policy" "$tmp/fake.log" \
+    "^pull --quiet --signature-policy $tmp/run/image-policy/policy.json 10.0.2.101:5000/app:signed$"
+has "signed: registries.d reached through HOME" "$tmp/fake.log" "registries.d -> $tmp/run/image-policy/registries.d"
+has "signed: run the pulled image by ID, never pulling again" "$tmp/fake.log" \
+    "^run --rm .*--pull=never .* 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef /app/serve --port 8443$"
+lacks "signed: the image name is not run" "$tmp/fake.log" "^run .*10.0.2.101:5000/app:signed"
+expect "signed: refused image -> 76" "$(run_signed reject run)" 76
+has "signed: refusal names the image and the policy" "$tmp/ws.out" \
+    "image 10.0.2.101:5000/app:signed refused by the signature policy $tmp/run/image-policy/policy.json: Error: Source image rejected: A signature was required"
+lacks "signed: refused image never run" "$tmp/fake.log" "^run "
+expect "signed: registry unreachable -> 1 (transient)" "$(run_signed net run)" 1
+has "signed: pull error shown" "$tmp/ws.out" "cannot pull 10.0.2.101:5000/app:signed: Error: initializing source"
+lacks "signed: no run after a failed pull" "$tmp/fake.log" "^run "
+rm -rf "$tmp/run/image-policy"
+: > "$tmp/fake.log"
+CVMBOOT_CONF=$tmp/a.conf CVMBOOT_PODMAN=$tmp/podman FAKE_LOG=$tmp/fake.log FAKE_PULL=reject TMPDIR=$tmp sh "$ws" run > "$tmp/ws.out" 2>&1
+expect "unsigned config: exit 0" "$?" 0
+lacks "unsigned config: no pull" "$tmp/fake.log" "^pull"
+has "unsigned config: same run command as before" "$tmp/fake.log" \
+    "^run --rm --replace --name=cvmboot-workload --log-driver=passthrough --pull=never --volume=$tmp/run/secrets:/run/secrets/cvmboot:ro,Z --env=A=1 --env=B=two words --env=C=x#y --publish=8443:8443 localhost/app:1 /app/serve --port 8443$"
+left=no
+for d in "$tmp"/cvmboot-pull.*; do [ -e "$d" ] && left=yes; done
+expect "no leftover pull directories" "$left" no
 
 report boot-scripts
