@@ -3,29 +3,39 @@
 #include "advice.h"
 
 #include <stdio.h>
-#include <string.h>
 
-static const char *network_advice(const char *msg)
+/* Advice for a kind of failure the exit code alone does not tell apart;
+ * NULL: the exit code's advice. */
+static const char *cause_advice(enum err_cause cause)
 {
-	if (strstr(msg, "certificate does not verify"))
+	switch (cause) {
+	case ERR_CAUSE_TLS_UNTRUSTED:
 		return "no KBS could be trusted: check [kbs] ca_file against the KBS's TLS "
 		       "certificate and host name";
-	if (strstr(msg, "HTTP 503") || strstr(msg, "HTTP 429"))
+	case ERR_CAUSE_OVERLOADED:
 		return "the KBS stayed overloaded for the whole retry budget: check its load, "
 		       "or raise [retry] budget";
-	return "no KBS reachable: check the network and the KBS URLs ([kbs] url, "
-	       "rd.cvmboot.url=), and that the KBS is up";
+	case ERR_CAUSE_DUPLICATE_UUID:
+		return "two disks carry this volume's LUKS2 UUID: detach the one that is not "
+		       "this VM's volume (the host attached it), then boot again";
+	case ERR_CAUSE_BREAK_GLASS:
+		return "the KBS gave no key and the break-glass recovery did not open the "
+		       "volumes (see above): the seal register already shows the break-glass "
+		       "event; reboot to try the KBS again";
+	case ERR_CAUSE_NONE:
+		break;
+	}
+	return NULL;
 }
 
 const char *advice_for(const struct err *e, char *out, size_t out_len)
 {
 	const char *said = e->kbs_said[0] ? e->kbs_said : "no reason given";
+	const char *by_cause = cause_advice(e->cause);
 
 	out[0] = '\0';
-	if (strstr(e->msg, "; break-glass: ")) {
-		snprintf(out, out_len, "the KBS gave no key and the break-glass recovery did not "
-			 "open the volumes (see above): the seal register already shows the "
-			 "break-glass event; reboot to try the KBS again");
+	if (by_cause) {
+		snprintf(out, out_len, "%s", by_cause);
 		return out;
 	}
 	switch (e->code) {
@@ -35,7 +45,8 @@ const char *advice_for(const struct err *e, char *out, size_t out_len)
 			 said);
 		break;
 	case CVM_E_NETWORK:
-		snprintf(out, out_len, "%s", network_advice(e->msg));
+		snprintf(out, out_len, "no KBS reachable: check the network and the KBS URLs "
+			 "([kbs] url, rd.cvmboot.url=), and that the KBS is up");
 		break;
 	case CVM_E_RESOURCE:
 		snprintf(out, out_len, "the KBS has no such resource (%.600s): check the resource "

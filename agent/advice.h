@@ -1,5 +1,6 @@
 /* What an operator can do about a failed boot: one line for the console,
- * from the error's class and what the KBS said. */
+ * from the error's cause (err_set_cause) or else its class, and what the
+ * KBS said. */
 #ifndef CVMBOOT_ADVICE_H
 #define CVMBOOT_ADVICE_H
 

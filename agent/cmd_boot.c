@@ -344,7 +344,7 @@ static int break_glass_boot(const struct config *cfg, bool no_activate, struct b
 	}
 	if (unlock_with_passphrase(cfg, p, no_activate, st, &bg)) {
 		err_set(e, bg.code, "%s; break-glass: %s", kbs_error, bg.msg);
-		return e->code;
+		return err_set_cause(e, ERR_CAUSE_BREAK_GLASS);
 	}
 	snprintf(st->unlock, sizeof(st->unlock), "break-glass");
 	status_phase(st, "break-glass", (long)(monotonic_ms() - t));

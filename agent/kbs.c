@@ -29,6 +29,7 @@
 /* The last failure at one KBS, for the final error. */
 struct kbs_try {
 	bool tls_refused;  /* its certificate did not verify: not tried again */
+	bool overloaded;   /* its last failure was a 429/503 */
 	char why[320];     /* empty: not tried, or no failure there */
 };
 
@@ -138,6 +139,7 @@ static void classify(const struct kbs *k, const struct http_response *r, const c
 		err_set(&a->e, CVM_E_NETWORK, "%s: TLS: the KBS certificate does not verify against "
 			"ca_file %s (%s)", what, k->opts.ca_file[0] ? k->opts.ca_file : "(system store)",
 			r->transport_error);
+		err_set_cause(&a->e, ERR_CAUSE_TLS_UNTRUSTED);
 	} else if (r->status == 0) {
 		a->o = RETRY;
 		err_set(&a->e, CVM_E_NETWORK, "%s: %s", what, r->transport_error);
@@ -147,6 +149,8 @@ static void classify(const struct kbs *k, const struct http_response *r, const c
 							    sizeof(said)))) {
 		a->o = RETRY;
 		err_set(&a->e, CVM_E_NETWORK, "%s: %s", what, problem);
+		if (is_busy(r->status))
+			err_set_cause(&a->e, ERR_CAUSE_OVERLOADED);
 	} else {
 		a->o = FINAL;
 		err_set(&a->e, r->status == 404 ? CVM_E_RESOURCE :
@@ -310,14 +314,22 @@ static int next_usable(const struct kbs *k)
 static int final_error(struct kbs *k, const struct attempt *last, const char *what, struct err *e)
 {
 	char list[sizeof(e->msg)] = "";
+	enum err_cause cause = ERR_CAUSE_NONE;
 	size_t used = 0;
 
 	for (int i = 0; i < k->opts.n_urls && used < sizeof(list); i++) {
-		if (k->tries[i].why[0])
-			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%.200s: %s",
-						 used ? "; " : "", k->opts.urls[i], k->tries[i].why);
+		if (!k->tries[i].why[0])
+			continue;
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%.200s: %s",
+					 used ? "; " : "", k->opts.urls[i], k->tries[i].why);
+		/* a KBS out for its certificate says more than a busy one */
+		if (k->tries[i].tls_refused)
+			cause = ERR_CAUSE_TLS_UNTRUSTED;
+		else if (k->tries[i].overloaded && cause == ERR_CAUSE_NONE)
+			cause = ERR_CAUSE_OVERLOADED;
 	}
-	return err_set(e, last->e.code, "%s: %s", what, list);
+	err_set(e, last->e.code, "%s: %s", what, list);
+	return err_set_cause(e, cause);
 }
 
 /* "gave up after 7 round(s) in 3004 ms (retry budget 3000 ms): URL: why; ..." */
@@ -365,6 +377,7 @@ static int after_failure(struct kbs *k, struct retry *rt, const struct attempt *
 	long delay = 0;
 
 	snprintf(k->tries[from].why, sizeof(k->tries[from].why), "%.319s", a->e.msg);
+	k->tries[from].overloaded = a->e.cause == ERR_CAUSE_OVERLOADED;
 	k->failures++;
 	if (a->o == RENEW) {
 		log_notice("%s at %s: %s; the session is gone, starting a new one", what,

@@ -12,11 +12,20 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 	if (!e)
 		return code;
 	e->code = code;
+	e->cause = ERR_CAUSE_NONE;
 	e->kbs_said[0] = '\0';
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
 	return code;
+}
+
+int err_set_cause(struct err *e, enum err_cause cause)
+{
+	if (!e)
+		return CVM_E_INTERNAL;
+	e->cause = cause;
+	return e->code;
 }
 
 int err_wrap(struct err *e, const char *fmt, ...)

@@ -21,8 +21,20 @@ enum cvm_exit {
 	CVM_E_DISABLED = 11,    /* rd.cvmboot=0: nothing done (boot job only) */
 };
 
+/* What failed, finer than the exit code, for the operator's advice
+ * (agent/advice.c): set where the error is made, kept by err_wrap, cleared
+ * by err_set. */
+enum err_cause {
+	ERR_CAUSE_NONE = 0,
+	ERR_CAUSE_TLS_UNTRUSTED,  /* a KBS's certificate did not verify against ca_file */
+	ERR_CAUSE_OVERLOADED,     /* the KBS answered 429/503 */
+	ERR_CAUSE_DUPLICATE_UUID, /* a LUKS2 UUID on two block devices */
+	ERR_CAUSE_BREAK_GLASS,    /* the break-glass passphrase did not open the volumes */
+};
+
 struct err {
 	int code;
+	enum err_cause cause;
 	char msg[1024];
 	/* What the KBS itself said when it refused: "PolicyDeny: <detail>"
 	 * (its problem type and detail, printable); empty when the error did
@@ -33,6 +45,8 @@ struct err {
 /* Set the error (overwriting any previous one); returns code. */
 int err_set(struct err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Say what kind of failure e is (after err_set); returns e->code. */
+int err_set_cause(struct err *e, enum err_cause cause);
 /* Prefix context to an existing error: "context: previous message"; returns e->code. */
 int err_wrap(struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

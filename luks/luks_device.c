@@ -89,10 +89,12 @@ int luks_check_uuid_unique(const char *uuid, const char *found, struct err *e)
 	}
 	blkid_dev_iterate_end(it);
 	blkid_put_cache(cache);
-	if (other[0])
-		rc = err_set(e, CVM_E_UNLOCK, "UUID=%s is on two devices, %.200s and %.200s: a "
-			     "disk was attached with a copy of this volume's header; refusing to "
-			     "guess which one is ours", uuid, found, other);
+	if (other[0]) {
+		err_set(e, CVM_E_UNLOCK, "UUID=%s is on two devices, %.200s and %.200s: a disk was "
+			"attached with a copy of this volume's header; refusing to guess which one "
+			"is ours", uuid, found, other);
+		rc = err_set_cause(e, ERR_CAUSE_DUPLICATE_UUID);
+	}
 	return rc;
 }
 

@@ -170,6 +170,10 @@ def boot_refuses_duplicate_uuid_discovered(env):
           "status.json reason does not name both devices: %r" % st["reason"])
     check(not any(e.get("endpoint", "").endswith(RESOURCE) for e in kbs.requests()),
           "the key was fetched although the volume was ambiguous")
+    advice = res.err.strip().splitlines()[-1]
+    check(advice.endswith("two disks carry this volume's LUKS2 UUID: detach the one that is "
+                          "not this VM's volume (the host attached it), then boot again"),
+          "last line: %r" % advice)
 
 
 @case
