@@ -18,7 +18,7 @@ exec /usr/bin/python3 - "$src" <<'EOF'
 import os, shutil, statistics, subprocess, sys, tempfile, time
 src = sys.argv[1]
 sys.path.insert(0, os.path.join(src, "tests", "tee"))
-import az_vtpm_test
+import test_az_vtpm as az_vtpm_test
 from tpm_swtpm import Swtpm
 
 binary, runs = os.environ["CVMBOOT_BIN"], int(os.environ["RUNS"])

@@ -36,7 +36,7 @@ def setup(tee, tmp, cleanups):
     if tee == "tpm":
         tpm.provision_ak(0x81010002)
         return {"type": "tpm", "tpm_tcti": tpm.tcti}, {}
-    import az_vtpm_test
+    import test_az_vtpm as az_vtpm_test
     kind = "tdx" if tee == "az-tdx-vtpm" else "snp"
     _, sim, imds, _ = az_vtpm_test.provision(tmp, kind, tpm=tpm)
     cleanups += [sim.stop, imds.stop]
