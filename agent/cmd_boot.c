@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,15 +57,9 @@ static void plan_wipe(struct boot_plan *p)
  * named by UUID=, else the same block device (or file) whatever the path. */
 static bool same_volume(const struct volume *v, const char *device, const char *uuid)
 {
-	struct stat a, b;
-
 	if (strncmp(v->device, "UUID=", 5) == 0)
 		return strcasecmp(v->device + 5, uuid) == 0;
-	if (stat(v->device, &a) != 0 || stat(device, &b) != 0)
-		return strcmp(v->device, device) == 0;
-	if (S_ISBLK(a.st_mode) && S_ISBLK(b.st_mode))
-		return a.st_rdev == b.st_rdev;
-	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	return luks_same_device(v->device, device);
 }
 
 static bool plan_has_volume(const struct boot_plan *p, const char *device, const char *uuid)

@@ -54,6 +54,10 @@ int luks_read_token(const char *device, struct luks_token_info *info, struct err
  * both (a disk attached with a copy of the header). */
 int luks_check_uuid_unique(const char *uuid, const char *device, struct err *e);
 
+/* Whether two paths name the same block device (a udev symlink and a kernel
+ * name) or the same image file; paths that cannot be stat'ed by name. */
+bool luks_same_device(const char *a, const char *b);
+
 /* The LUKS2 UUID of device (uuid_len >= 37). */
 int luks_get_uuid(const char *device, char *uuid, size_t uuid_len, struct err *e);
 

@@ -40,8 +40,7 @@ static int copy_out(const char *path, char *resolved, size_t resolved_len, struc
 	return 0;
 }
 
-/* The same block device under two names (a udev symlink and a kernel name). */
-static bool same_device(const char *a, const char *b)
+bool luks_same_device(const char *a, const char *b)
 {
 	struct stat sa, sb;
 
@@ -82,7 +81,7 @@ int luks_check_uuid_unique(const char *uuid, const char *found, struct err *e)
 		if (!dev)
 			continue;
 		name = blkid_dev_devname(dev);
-		if (name && !same_device(name, found)) {
+		if (name && !luks_same_device(name, found)) {
 			snprintf(other, sizeof(other), "%s", name);
 			break;
 		}
