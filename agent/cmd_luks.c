@@ -18,6 +18,7 @@
 #include "luks.h"
 #include "resource_path.h"
 #include "secmem.h"
+#include "kbs_config.h"
 #include "session.h"
 
 #define GENERATED_KEY_LEN 32

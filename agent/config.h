@@ -10,25 +10,20 @@
 
 #include "cipher_allow.h"
 #include "err.h"
+#include "kbs_options.h"
 
 #define CVMBOOT_DEFAULT_CONFIG "/etc/cvmboot/cvmboot.conf"
 #define CVMBOOT_DEFAULT_CMDLINE "/proc/cmdline"
 
-#define CFG_MAX_URLS 8
+#define CFG_MAX_URLS KBS_MAX_URLS
 #define CFG_MAX_RESOURCES 32
 #define CFG_MAX_ENV 32
 #define CFG_MAX_PORTS 16
-#define CFG_URL_MAX 512
+#define CFG_URL_MAX KBS_URL_MAX
 #define CFG_PATH_MAX 512
 #define CFG_NAME_MAX 64
 
 struct init_data;
-
-enum key_alg {
-	KEY_EC_P256 = 0,  /* "ec-p256" (default) */
-	KEY_EC_P521,      /* "ec-p521" */
-	KEY_RSA_OAEP_256, /* "rsa-oaep-256": RSA-3072 */
-};
 
 enum resource_kind {
 	RESOURCE_FILE = 0, /* written to <secrets dir>/<file> */

@@ -9,6 +9,7 @@
 #include "kbs.h"
 #include "log.h"
 #include "retry.h"
+#include "kbs_config.h"
 #include "tee_config.h"
 
 struct session {

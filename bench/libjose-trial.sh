@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The libjose trial of issue 11: can latchset/jose (Debian's libjose-dev)
-# replace agent/jwe.c? Builds bench/libjose_trial.c against the installed
+# replace kbs/jwe.c? Builds bench/libjose_trial.c against the installed
 # libjose, decrypts the project's JWE vectors (tests/unit/vectors, made by
 # python3-cryptography) with jose_jwe_dec(), and prints the table, the
 # algorithms this libjose build offers, and the size of what it would add.
@@ -27,4 +27,4 @@ done
 echo
 lib=$(readlink -f /usr/lib/x86_64-linux-gnu/libjose.so.0)
 echo "size: $(stat -c %s "$lib") bytes $(basename "$lib") (+ libz, NEEDED by it)"
-echo "lines: $(cat "$src/agent/jwe.c" "$src/agent/b64.c" | wc -l) in agent/jwe.c + agent/b64.c"
+echo "lines: $(cat "$src/kbs/jwe.c" "$src/base/b64.c" | wc -l) in kbs/jwe.c + base/b64.c"

@@ -47,7 +47,7 @@ if [ $build_ok = 1 ]; then
   run_meson_suites valgrind build --suite unit --suite luks --wrapper "$vg"
   # The agent itself under valgrind through a few whole runs: success (EC keys;
   # RSA-3072 key generation alone takes minutes under valgrind, and the RSA
-  # JWE path runs under valgrind in the crypto_jwe unit test), re-attestation,
+  # JWE path runs under valgrind in the jwe unit test), re-attestation,
   # and the failure paths.
   CVMBOOT_WRAPPER="$vg" CVMBOOT_TIME_SCALE=20 run_meson_suites valgrind-agent build --timeout-multiplier 10 \
     it_boot_luks_ec_p256 it_boot_files_ec_p521 it_fault_expire_after_attest_reattests_once \

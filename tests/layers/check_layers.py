@@ -25,8 +25,9 @@ LAYERS = {
     "uki": (["uki", "base"], "cvmboot-uki"),
     "luks": (["luks", "base"], "cvmboot-luks"),
     "tee": (["tee", "base"], "cvmboot-tee"),
+    "kbs": (["kbs", "tee", "base"], "cvmboot-kbs"),
 }
-ALL = ["base", "uki", "luks", "tee", "agent"]  # every folder of sources
+ALL = ["base", "uki", "luks", "tee", "kbs", "agent"]  # every folder of sources
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
 
 problems = []

@@ -1,4 +1,4 @@
-/* Unit tests for agent/http.c's header reading: Retry-After in any letter
+/* Unit tests for kbs/http.c's header reading: Retry-After in any letter
  * case, hostile values refused, over-long or NUL-carrying lines ignored
  * (never cut short into another value), a new status line starting afresh. */
 #include <string.h>

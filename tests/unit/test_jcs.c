@@ -1,4 +1,4 @@
-/* Unit tests for agent/jcs.c: RFC 8785 canonical JSON (key order by UTF-16
+/* Unit tests for kbs/jcs.c: RFC 8785 canonical JSON (key order by UTF-16
  * code units, escapes, numbers) and the runtime-data digest. */
 #include <inttypes.h>
 #include <jansson.h>

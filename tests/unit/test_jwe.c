@@ -1,4 +1,4 @@
-/* Unit tests for agent/jwe.c: RFC vectors for the building blocks (Concat
+/* Unit tests for kbs/jwe.c: RFC vectors for the building blocks (Concat
  * KDF, AES key wrap, A256GCM), round trips against JWEs built here with
  * OpenSSL directly (the KBS side, written independently of jwe.c), and
  * one negative case per check, each with the error it must give. */
@@ -910,7 +910,7 @@ int main(void)
 
 	/* EC keys as the agent makes them; the RSA-3072 key comes from the
 	 * vectors file (RSA generation takes minutes under valgrind; the
-	 * crypto_teekey test (test_session_key.c) covers it). */
+	 * session_key test (test_session_key.c) covers it). */
 	rsa = vector_key("RSA-OAEP-256");
 	if (tee_key_generate(KEY_EC_P256, &p256, &e) || tee_key_generate(KEY_EC_P521, &p521, &e) || !rsa) {
 		fprintf(stderr, "key setup failed: %s\n", e.msg);

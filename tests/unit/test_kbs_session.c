@@ -1,4 +1,4 @@
-/* Unit tests for agent/kbs.c over a scripted transport (http_request and
+/* Unit tests for kbs/kbs.c over a scripted transport (http_request and
  * json_dumps are wrapped at link time): an overloaded /attest is sent again
  * on the same session, a success leaves no error behind, a 401 on a re-sent
  * /attest starts one new session, and a failed allocation on the request
@@ -9,6 +9,7 @@
 
 #include "http.h"
 #include "kbs.h"
+#include "kbs_config.h"
 #include "tee_config.h"
 
 #include "check.h"

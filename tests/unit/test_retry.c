@@ -1,4 +1,4 @@
-/* Unit tests for agent/retry.c: ceilings double up to the cap without
+/* Unit tests for kbs/retry.c: ceilings double up to the cap without
  * overflow, full jitter stays in [0, ceiling] and varies, the budget ends
  * the retries, Retry-After is a floor with a growing spread, its two forms. */
 #include <limits.h>

@@ -1,4 +1,4 @@
-/* Unit tests for agent/session_key.c: fresh keys, and JWKs with exactly the
+/* Unit tests for kbs/session_key.c: fresh keys, and JWKs with exactly the
  * members Trustee expects and coordinates padded to the field size (a
  * coordinate with a leading zero byte must keep it). */
 #include <jansson.h>

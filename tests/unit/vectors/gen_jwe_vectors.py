@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes jwe_python.json: flattened JWEs built with python3-cryptography (an
-implementation independent of agent/jwe.c, written from RFC 7516/7518), with
-the recipients' private keys, for test_crypto_jwe (which also uses the RSA
+implementation independent of kbs/jwe.c, written from RFC 7516/7518), with
+the recipients' private keys, for test_jwe.c (which also uses the RSA
 keys from here, as RSA key generation is slow under valgrind). Run:
     /usr/bin/python3 tests/unit/vectors/gen_jwe_vectors.py > tests/unit/vectors/jwe_python.json
 """

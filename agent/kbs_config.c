@@ -1,12 +1,14 @@
-/* struct kbs_client_options from struct config (see kbs_options.h). */
-#include "kbs_options.h"
+/* struct kbs_client_options from struct config (see kbs_config.h). */
+#include "kbs_config.h"
 
 #include <string.h>
+
+#include "init_data.h"
 
 void kbs_client_options_from_config(const struct config *cfg, struct kbs_client_options *o)
 {
 	memset(o, 0, sizeof(*o));
-	for (int i = 0; i < cfg->n_urls && i < CFG_MAX_URLS; i++)
+	for (int i = 0; i < cfg->n_urls && i < KBS_MAX_URLS; i++)
 		o->urls[o->n_urls++] = cfg->urls[i];
 	o->ca_file = cfg->ca_file;
 	o->insecure_http = cfg->insecure_http;
@@ -17,5 +19,8 @@ void kbs_client_options_from_config(const struct config *cfg, struct kbs_client_
 	o->backoff_base_ms = cfg->backoff_base_ms;
 	o->backoff_cap_ms = cfg->backoff_cap_ms;
 	o->key_alg = cfg->key_alg;
-	o->init_doc = cfg->init_doc;
+	if (cfg->init_doc) {
+		o->init_data_toml = cfg->init_doc->body;
+		o->init_data_len = cfg->init_doc->body_len;
+	}
 }

@@ -6,8 +6,14 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "config.h"
 #include "err.h"
+
+/* The session key's algorithm ([kbs] key_alg). */
+enum key_alg {
+	KEY_EC_P256 = 0,  /* "ec-p256" (default) */
+	KEY_EC_P521,      /* "ec-p521" */
+	KEY_RSA_OAEP_256, /* "rsa-oaep-256": RSA-3072 */
+};
 
 /* New key pair for alg (P-256, P-521 or RSA-3072). */
 int tee_key_generate(enum key_alg alg, EVP_PKEY **out, struct err *e);

@@ -3,7 +3,7 @@
 # ExecStartPre: which routes end the wait for which KBS URLs, the
 # network-online.target fallback, the budget cap; and the helpers' "all"
 # mode it reads the URLs with. Fake route tables and a fake systemctl.
-# Usage: tests/vm/wait_network_test.sh [SRC]   (prints "wait-network: N passed, M failed")
+# Usage: tests/vm/test_wait_network.sh [SRC]   (prints "wait-network: N passed, M failed")
 set -u
 
 src=${1:-${CVMBOOT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}}

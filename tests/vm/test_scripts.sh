@@ -2,7 +2,7 @@
 # Host-side tests of the boot shell pieces (no VM): the generator's failure
 # policy and timeout drop-in, the INI/duration helpers, and the workload start
 # script's status gate and podman arguments. Runs under dash (POSIX sh).
-# Usage: tests/vm/scripts_test.sh [SRC]   (prints "boot-scripts: N passed, M failed")
+# Usage: tests/vm/test_scripts.sh [SRC]   (prints "boot-scripts: N passed, M failed")
 set -u
 
 src=${1:-${CVMBOOT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}}

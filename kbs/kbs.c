@@ -11,7 +11,6 @@
 
 #include "cleanup.h"
 #include "http.h"
-#include "init_data.h"
 #include "jcs.h"
 #include "jwe.h"
 #include "kbs_parse.h"
@@ -48,7 +47,7 @@ struct kbs {
 	int failures;        /* failed exchanges of the operation under way */
 	long long token_expiry;
 	const struct retry *budget; /* of the operation under way: bounds each request */
-	struct kbs_try tries[CFG_MAX_URLS];
+	struct kbs_try tries[KBS_MAX_URLS];
 };
 
 /* How one exchange ended. */
@@ -178,7 +177,7 @@ static long request_timeout_ms(const struct kbs *k)
 static void post_json(struct kbs *k, const char *endpoint, const json_t *body,
 		      struct http_response *r, struct attempt *a)
 {
-	char url[CFG_URL_MAX + 64];
+	char url[KBS_URL_MAX + 64];
 	CLEANUP(freep) char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 
 	memset(r, 0, sizeof(*r));
@@ -207,8 +206,10 @@ static json_t *attestation_body(struct kbs *k, const char *nonce, struct err *e)
 			 "runtime-data", "nonce", nonce, "tee-pubkey", k->jwk,
 			 "tee-evidence", "primary_evidence", evidence, "additional_evidence", "");
 	/* Trustee's Attestation "init-data": {"format":"toml","body":...} (docs/init-data.md) */
-	if (body && k->opts.init_doc &&
-	    json_object_set_new(body, "init-data", init_data_json(k->opts.init_doc))) {
+	if (body && k->opts.init_data_toml &&
+	    json_object_set_new(body, "init-data",
+				json_pack("{s:s, s:s%}", "format", "toml", "body",
+					  k->opts.init_data_toml, k->opts.init_data_len))) {
 		json_decref(body);
 		body = NULL;
 	}
@@ -448,7 +449,7 @@ int kbs_attest(struct kbs *k, struct err *e)
 
 static void fetch_once(struct kbs *k, const char *path, struct secret *out, struct attempt *a)
 {
-	char url[CFG_URL_MAX + CFG_PATH_MAX + 32], what[CFG_PATH_MAX + 16];
+	char url[KBS_URL_MAX + KBS_PATH_MAX + 32], what[KBS_PATH_MAX + 16];
 	struct http_response r;
 
 	snprintf(url, sizeof(url), "%s/kbs/v0/resource/%s", kbs_url(k), path);
