@@ -3,8 +3,14 @@
 # test KBS (sample; snp and tdx on the FUSE configfs-tsm fake; tpm on swtpm;
 # az-snp-vtpm on the simulated paravisor), each under /usr/bin/time and the
 # smaps_at_exit shim; prints peak RSS, RSS/PSS/private dirty at exit and the
-# libraries mapped. Figures only. Usage: memory_run.py CVMBOOT SHIM [TEE...]
+# libraries mapped, then where the PSS is: the agent's own memory (binary,
+# heap, stack, anonymous), libcrypto and libssl, libc and ld.so, the
+# libraries only libcurl brings, and the rest. The agent runs with the
+# Environment= of dracut-module/cvmboot.service, as at boot (unset with
+# CVMBOOT_BENCH_NO_UNIT_ENV=1). Figures only.
+# Usage: memory_run.py CVMBOOT SHIM [TEE...]
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,7 +71,89 @@ def libraries(path):
     return sorted(libs)
 
 
-def measure(binary, shim, tee):
+def smaps_by_object(path):
+    """{object: (Pss, Private_Dirty)} in KiB; object is a file's name, or
+    [heap], [stack], [anon] (anonymous mappings), [vdso] and the like."""
+    out, name = {}, None
+    header = re.compile(r"^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = header.match(line)
+            if m:
+                name = os.path.basename(m.group(1)) if m.group(1).startswith("/") else (m.group(1) or "[anon]")
+                continue
+            parts = line.split()
+            if name and len(parts) == 3 and parts[0] in ("Pss:", "Private_Dirty:"):
+                pss, dirty = out.get(name, (0, 0))
+                if parts[0] == "Pss:":
+                    pss += int(parts[1])
+                else:
+                    dirty += int(parts[1])
+                out[name] = (pss, dirty)
+    return out
+
+
+def ldd(path):
+    """{library name: path} of everything path loads, itself not included."""
+    p = subprocess.run(["ldd", path], capture_output=True, text=True, check=False)
+    libs = {}
+    for line in p.stdout.splitlines():
+        m = re.match(r"\s*(\S+) => (/\S+)", line)
+        if m:
+            libs[os.path.basename(os.path.realpath(m.group(2)))] = m.group(2)
+    return libs
+
+
+def needed(path):
+    p = subprocess.run(["readelf", "-d", path], capture_output=True, text=True, check=False)
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", p.stdout)
+
+
+def curl_tree(binary):
+    """The libraries the agent maps only because libcurl needs them (libcurl
+    included): libcurl's closure minus what every other NEEDED loads."""
+    everything = ldd(binary)
+    curl, others = set(), set()
+    for soname in needed(binary):
+        path = next((p for p in everything.values() if os.path.basename(p) == soname), None)
+        if not path:
+            continue
+        closure = set(ldd(path)) | {os.path.basename(os.path.realpath(path))}
+        (curl if soname.startswith("libcurl") else others).update(closure)
+    return curl - others
+
+
+def where(objects, binary, tree):
+    """PSS (KiB) by group: own, libcrypto+libssl, libc+ld.so, libcurl's tree, rest."""
+    own_names = {os.path.basename(binary), "[heap]", "[stack]", "[anon]"}
+    groups = {"own": 0, "crypto": 0, "libc": 0, "curl": 0, "rest": 0}
+    for name, (pss, _) in objects.items():
+        if name in own_names:
+            groups["own"] += pss
+        elif name.startswith(("libcrypto.so", "libssl.so")):
+            groups["crypto"] += pss
+        elif name.startswith(("libc.so", "ld-linux")):
+            groups["libc"] += pss
+        elif name in tree:
+            groups["curl"] += pss
+        else:
+            groups["rest"] += pss
+    return groups
+
+
+def unit_environment():
+    """KEY=VALUE pairs of the Environment= lines of cvmboot.service."""
+    env = []
+    if os.environ.get("CVMBOOT_BENCH_NO_UNIT_ENV") == "1":
+        return env
+    with open(os.path.join(SRC, "dracut-module", "cvmboot.service"), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("Environment="):
+                env += line.strip().split("=", 1)[1].split()
+    return env
+
+
+def measure(binary, shim, tee, tree, details):
     tmp = tempfile.mkdtemp(prefix="cvmboot-bench-mem.")
     cleanups = []
     try:
@@ -84,7 +172,8 @@ def measure(binary, shim, tee):
         open(cmdline, "w").close()
         # the shim goes to cvmboot alone (env), not to time
         p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", os.path.join(tmp, "time"),
-                            "env", "LD_PRELOAD=" + shim, "SMAPS_OUT=" + smaps, binary,
+                            "env", *unit_environment(), "LD_PRELOAD=" + shim,
+                            "SMAPS_OUT=" + smaps, binary,
                             "--config", config, "--cmdline", cmdline, "boot", "--no-activate"],
                            capture_output=True, text=True, timeout=120)
         if p.returncode != 0:
@@ -94,6 +183,9 @@ def measure(binary, shim, tee):
         r = rollup(smaps + ".rollup")
         libs = [n for n in libraries(smaps + ".maps") if not n.startswith("smaps_at_exit")]
         tss2 = [n for n in libs if n.startswith("libtss2")]
+        objects = smaps_by_object(smaps + ".smaps")
+        objects.pop(os.path.basename(shim), None)
+        details.append((tee, where(objects, binary, tree)))
         return ("%-12s %8d %8d %8d %8d %5d  %s" % (
             tee, peak, r.get("Rss", 0), r.get("Pss", 0), r.get("Private_Dirty", 0), len(libs),
             ", ".join(tss2) if tss2 else "none"))
@@ -109,10 +201,23 @@ def measure(binary, shim, tee):
 def main():
     binary, shim = sys.argv[1], sys.argv[2]
     tees = sys.argv[3:] or ["sample", "snp", "tdx", "tpm", "az-snp-vtpm", "az-tdx-vtpm"]
+    tree = curl_tree(binary)
+    env = unit_environment()
+    print("environment: %s" % (" ".join(env) or "none (CVMBOOT_BENCH_NO_UNIT_ENV=1)"))
     print("%-12s %8s %8s %8s %8s %5s  %s" % ("tee", "peakRSS", "RSS", "PSS", "privDirty",
                                             "libs", "tss2 mapped (KiB; RSS/PSS/dirty at exit)"))
+    details = []
     for tee in tees:
-        print(measure(binary, shim, tee), flush=True)
+        print(measure(binary, shim, tee, tree, details), flush=True)
+    print()
+    print("where the PSS is (KiB): own = the agent's binary, heap, stack and anonymous memory;")
+    print("curl = the %d libraries only libcurl brings (libcurl included)" % len(tree))
+    print("%-12s %6s %6s %6s %6s %6s %8s" % ("tee", "own", "crypto", "libc", "curl", "rest",
+                                             "non-curl"))
+    for tee, g in details:
+        print("%-12s %6d %6d %6d %6d %6d %8d" % (
+            tee, g["own"], g["crypto"], g["libc"], g["curl"], g["rest"],
+            g["own"] + g["crypto"] + g["libc"] + g["rest"]))
 
 
 if __name__ == "__main__":

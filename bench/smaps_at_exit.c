@@ -1,6 +1,7 @@
 /* LD_PRELOAD shim for bench/memory.sh: when the process exits, copies its
- * /proc/self/smaps_rollup and /proc/self/maps to $SMAPS_OUT.rollup and
- * $SMAPS_OUT.maps (the memory at the end of a run, libraries still mapped). */
+ * /proc/self/smaps_rollup, /proc/self/maps and /proc/self/smaps to
+ * $SMAPS_OUT.rollup, .maps and .smaps (the memory at the end of a run,
+ * libraries still mapped). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,4 +33,5 @@ __attribute__((destructor)) static void smaps_at_exit(void)
 		return;
 	copy("/proc/self/smaps_rollup", out, "rollup");
 	copy("/proc/self/maps", out, "maps");
+	copy("/proc/self/smaps", out, "smaps");
 }
