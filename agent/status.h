@@ -21,7 +21,7 @@ struct status {
 	int n_resources;
 	char volumes[STATUS_MAX_ITEMS][CFG_PATH_MAX];   /* devices unlocked (or verified) */
 	int n_volumes;
-	char sealed[128];          /* what was extended after the fetch, "" if nothing */
+	char sealed[256];          /* what was extended after the fetch, "" if nothing */
 	char unlock[16];           /* how the boot got its keys: "kbs", "break-glass", "" */
 	struct {
 		bool recorded;         /* the break-glass event was extended */
