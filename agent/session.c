@@ -72,7 +72,6 @@ int session_fetch(struct session *s, const char *path, struct secret *out, struc
 	return 0;
 }
 
-const char *session_kbs_url(const struct session *s) { return kbs_url(s->kbs); }
 long session_connections(const struct session *s) { return kbs_connections(s->kbs); }
 
 int session_seal(struct session *s, struct status *st, struct err *e)

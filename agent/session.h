@@ -27,7 +27,6 @@ int session_fetch(struct session *s, const char *path, struct secret *out, struc
 int session_seal(struct session *s, struct status *st, struct err *e);
 void session_close(struct session *s);
 DEFINE_POINTER_CLEANUP(struct session, session_close)
-const char *session_kbs_url(const struct session *s);
 /* TCP/TLS connections opened so far (1 when keep-alive held). */
 long session_connections(const struct session *s);
 

@@ -133,11 +133,6 @@ void tpm_close(struct tpm *t)
 	free(t);
 }
 
-const char *tpm_tcti_name(const struct tpm *t)
-{
-	return t->tcti_name;
-}
-
 int tpm_handle_exists(struct tpm *t, uint32_t handle, bool *exists, struct err *e)
 {
 	TPMS_CAPABILITY_DATA *cap = NULL;

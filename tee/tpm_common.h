@@ -35,8 +35,6 @@ struct tpm_quote {
 int tpm_open(const struct tee_options *cfg, struct tpm **out, struct err *e);
 void tpm_close(struct tpm *t);
 DEFINE_POINTER_CLEANUP(struct tpm, tpm_close)
-/* The TCTI string in use ("" = tpm2-tss default), for messages. */
-const char *tpm_tcti_name(const struct tpm *t);
 
 /* Whether a persistent or NV handle exists (TPM2_GetCapability, no error
  * logging for an absent handle). */
