@@ -34,9 +34,10 @@ bool path_is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static bool is_alnum(char ch)
+bool name_char(char c)
 {
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
 }
 
 bool name_valid(const char *s)
@@ -46,7 +47,7 @@ bool name_valid(const char *s)
 	if (n == 0 || n >= VALIDATE_NAME_SIZE || !strcmp(s, ".") || !strcmp(s, ".."))
 		return false;
 	for (; *s; s++)
-		if (!is_alnum(*s) && *s != '.' && *s != '_' && *s != '-')
+		if (!name_char(*s))
 			return false;
 	return true;
 }
@@ -86,7 +87,7 @@ static const char *check_host(const char *p, const char *auth_end, const char **
 	if (*host_end == p)
 		return "has no host";
 	for (const char *q = p; q < *host_end; q++)
-		if (!is_alnum(*q) && *q != '.' && *q != '-')
+		if (!name_char(*q) || *q == '_')
 			return "bad host name";
 	return NULL;
 }

@@ -23,6 +23,8 @@ bool path_exists(const char *path);
 /* path exists and is a directory (stat follows links). */
 bool path_is_dir(const char *path);
 
+/* A character of a name and of a KBS resource path segment: A-Z a-z 0-9 . _ - */
+bool name_char(char c);
 /* A resource name, a file name in the secrets directory, a device-mapper
  * name: 1 to VALIDATE_NAME_SIZE - 1 bytes of A-Z a-z 0-9 '.' '_' '-', not
  * "." or "..". */

@@ -43,6 +43,12 @@ static void test_names(void)
 					   "a@b", "a+b" };
 	char buf[VALIDATE_NAME_SIZE + 8];
 
+	for (int c = 1; c < 256; c++) {
+		bool want = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+
+		CHECK(name_char((char)c) == want, "byte 0x%02x: %d", c, name_char((char)c));
+	}
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		CHECK(name_valid(good[i]), "name '%s' refused", good[i]);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
