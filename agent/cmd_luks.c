@@ -342,8 +342,9 @@ int cmd_unlock(struct config *cfg, int argc, char **argv)
 		log_error("%s", unlock_usage);
 		return CVM_E_USAGE;
 	}
-	if (name && config_check_name(name, CFG_NAME_MAX) != 0) {
-		log_error("invalid --name '%.100s': use letters, digits, '.', '_' and '-'", name);
+	if (name && !mapper_name_valid(name)) {
+		log_error("invalid --name '%.100s': use letters, digits, '.', '_' and '-', at most "
+			  "%d of them, not 'control'", name, VALIDATE_NAME_SIZE - 1);
 		return CVM_E_USAGE;
 	}
 	if (unlock(cfg, argv[optind], name, no_activate, &e)) {

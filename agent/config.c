@@ -47,24 +47,6 @@ void config_defaults(struct config *c)
 /* ------------------------------------------------------------------ */
 /* Value parsers shared with the command line parser                  */
 
-static bool is_name_char(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       ch == '.' || ch == '_' || ch == '-';
-}
-
-int config_check_name(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= max || !strcmp(s, ".") || !strcmp(s, ".."))
-		return -1;
-	for (; *s; s++)
-		if (!is_name_char(*s))
-			return -1;
-	return 0;
-}
-
 int config_check_resource_path(const char *s)
 {
 	return resource_path_valid(s) ? 0 : -1;
@@ -166,60 +148,13 @@ int config_check_tee_name(const char *s, char *why, size_t why_len)
 	return tee_check_name(s, why, why_len);
 }
 
-/* http(s)://host[:port][/path] with no credentials, query, fragment or spaces. */
+/* The one URL rule (url_check), as a configuration error. */
 int config_check_url(const char *url, bool *is_http, struct err *e)
 {
-	const char *p, *host_end, *auth_end;
-	size_t host_len;
+	const char *why = url_check(url, is_http);
 
-	if (!strncmp(url, "https://", 8)) {
-		p = url + 8;
-		*is_http = false;
-	} else if (!strncmp(url, "http://", 7)) {
-		p = url + 7;
-		*is_http = true;
-	} else {
-		return err_set(e, CVM_E_CONFIG, "URL '" VALUE_SHOWN "' must start with https:// or http://", url);
-	}
-	for (const char *q = url; *q; q++)
-		if ((unsigned char)*q <= ' ' || *q == 0x7f)
-			return err_set(e, CVM_E_CONFIG, "URL '" VALUE_SHOWN "' contains a space or control character", url);
-	if (strpbrk(url, "?#"))
-		return err_set(e, CVM_E_CONFIG, "URL '" VALUE_SHOWN "' must not have a query or fragment", url);
-	auth_end = p + strcspn(p, "/");
-	if (memchr(p, '@', (size_t)(auth_end - p)))
-		return err_set(e, CVM_E_CONFIG, "URL '" VALUE_SHOWN "' must not contain credentials", url);
-	if (*p == '[') {
-		host_end = memchr(p, ']', (size_t)(auth_end - p));
-		if (!host_end || host_end == p + 1)
-			return err_set(e, CVM_E_CONFIG, "URL '" VALUE_SHOWN "': bad IPv6 address", url);
-		for (const char *q = p + 1; q < host_end; q++)
-			if (!strchr("0123456789abcdefABCDEF:.", *q))
-				return err_set(e, CVM_E_CONFIG, "URL '" VALUE_SHOWN "': bad IPv6 address", url);
-		host_end++;
-	} else {
-		host_end = p + strcspn(p, ":/");
-		host_len = (size_t)(host_end - p);
-		if (host_len == 0)
-			return err_set(e, CVM_E_CONFIG, "URL '" VALUE_SHOWN "' has no host", url);
-		for (const char *q = p; q < host_end; q++)
-			if (!is_name_char(*q) || *q == '_')
-				return err_set(e, CVM_E_CONFIG, "URL '" VALUE_SHOWN "': bad host name", url);
-	}
-	if (host_end < auth_end) {
-		unsigned long port = 0;
-		const char *q = host_end + 1;
-
-		if (*host_end != ':' || q == auth_end || auth_end - q > 5)
-			return err_set(e, CVM_E_CONFIG, "URL '" VALUE_SHOWN "': bad port", url);
-		for (; q < auth_end; q++) {
-			if (*q < '0' || *q > '9')
-				return err_set(e, CVM_E_CONFIG, "URL '" VALUE_SHOWN "': bad port", url);
-			port = port * 10 + (unsigned long)(*q - '0');
-		}
-		if (port == 0 || port > 65535)
-			return err_set(e, CVM_E_CONFIG, "URL '" VALUE_SHOWN "': bad port", url);
-	}
+	if (why)
+		return err_set(e, CVM_E_CONFIG, "URL '" VALUE_SHOWN "': %s", url, why);
 	return 0;
 }
 
@@ -250,7 +185,7 @@ static struct resource_cfg *new_resource(struct config *c, const char *name, str
 {
 	struct resource_cfg *r;
 
-	if (config_check_name(name, CFG_NAME_MAX) < 0) {
+	if (!name_valid(name)) {
 		err_set(e, CVM_E_CONFIG,
 			"bad resource name '" VALUE_SHOWN "' (use A-Z a-z 0-9 . _ -, at most %d bytes)",
 			name, CFG_NAME_MAX - 1);
@@ -350,12 +285,12 @@ static int validate_resource(const struct config *c, int i, struct err *e)
 {
 	const struct resource_cfg *r = &c->resources[i];
 
-	if (config_check_name(r->name, sizeof(r->name)) < 0)
+	if (!name_valid(r->name))
 		return err_set(e, CVM_E_CONFIG, "bad resource name '%s'", r->name);
 	if (config_check_resource_path(r->path) < 0)
 		return err_set(e, CVM_E_CONFIG, "resource '%s': bad or missing path '%s'", r->name, r->path);
 	if (r->kind == RESOURCE_FILE) {
-		if (config_check_name(r->file, sizeof(r->file)) < 0)
+		if (!name_valid(r->file))
 			return err_set(e, CVM_E_CONFIG, "resource '%s': bad or missing file name", r->name);
 		if (r->mode & ~(mode_t)0777)
 			return err_set(e, CVM_E_CONFIG, "resource '%s': bad mode", r->name);
@@ -367,7 +302,7 @@ static int validate_resource(const struct config *c, int i, struct err *e)
 	}
 	if (r->kind != RESOURCE_LUKS || !r->device[0])
 		return err_set(e, CVM_E_CONFIG, "resource '%s': missing luks_device", r->name);
-	if (config_check_name(r->mapper, sizeof(r->mapper)) < 0 || !strcmp(r->mapper, "control"))
+	if (!mapper_name_valid(r->mapper))
 		return err_set(e, CVM_E_CONFIG, "resource '%s': bad mapper name '%s'", r->name, r->mapper);
 	for (int j = 0; j < i; j++)
 		if (c->resources[j].kind == RESOURCE_LUKS && !strcmp(c->resources[j].mapper, r->mapper))

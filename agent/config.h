@@ -11,6 +11,7 @@
 #include "cipher_allow.h"
 #include "err.h"
 #include "kbs_options.h"
+#include "validate.h"
 
 #define CVMBOOT_DEFAULT_CONFIG "/etc/cvmboot/cvmboot.conf"
 #define CVMBOOT_DEFAULT_CMDLINE "/proc/cmdline"
@@ -19,9 +20,11 @@
 #define CFG_MAX_RESOURCES 32
 #define CFG_MAX_ENV 32
 #define CFG_MAX_PORTS 16
-#define CFG_URL_MAX KBS_URL_MAX
+#define CFG_URL_MAX VALIDATE_URL_SIZE
 #define CFG_PATH_MAX 512
-#define CFG_NAME_MAX 64
+#define CFG_NAME_MAX VALIDATE_NAME_SIZE
+/* A URL that passes url_check fits the KBS client's buffers. */
+_Static_assert(KBS_URL_MAX == VALIDATE_URL_SIZE, "KBS_URL_MAX is not the one URL limit");
 
 struct init_data;
 
@@ -140,11 +143,9 @@ int config_parse_bool(const char *s, bool *out);                 /* true/false/y
 int config_parse_failure_policy(const char *s, enum failure_policy *out);
 int config_parse_break_glass(const char *s, enum break_glass_mode *out); /* off/passphrase */
 int config_check_tee_name(const char *s, char *why, size_t why_len); /* "auto" or a TEE built into this binary */
-/* Names of resources, files in the secrets dir and mapper devices:
- * [A-Za-z0-9._-]+, shorter than max, not "." or "..". 0 if valid. */
-int config_check_name(const char *s, size_t max);
 int config_check_resource_path(const char *s);                   /* REPO/TYPE/TAG */
-/* http(s)://host[:port][/path], no credentials/query/fragment; *is_http set. */
+/* url_check (base/validate.h) as a CVM_E_CONFIG error "URL '...': why";
+ * *is_http set. */
 int config_check_url(const char *url, bool *is_http, struct err *e);
 /* The KBS URL number n (from 1, for errors) as [kbs] url takes it: well
  * formed, and http:// only with insecure_http. */

@@ -662,7 +662,7 @@ static int set_resource_value(struct resource_cfg *r, int rk, const char *v, str
 				       "' (REPOSITORY/TYPE/TAG, each of A-Z a-z 0-9 . _ -)", v);
 		return copy_value(r->path, sizeof(r->path), v, e);
 	case RK_FILE:
-		if (config_check_name(v, sizeof(r->file)) < 0)
+		if (!name_valid(v))
 			return err_set(e, CVM_E_CONFIG, "bad file name '" VALUE_SHOWN
 				       "' (a plain name of A-Z a-z 0-9 . _ -, no '/')", v);
 		r->kind = RESOURCE_FILE;
@@ -675,12 +675,13 @@ static int set_resource_value(struct resource_cfg *r, int rk, const char *v, str
 		if (v[0] != '/' && strncmp(v, "UUID=", 5))
 			return err_set(e, CVM_E_CONFIG,
 				       "bad device '" VALUE_SHOWN "' (an absolute path or UUID=...)", v);
-		if (!strncmp(v, "UUID=", 5) && (!v[5] || strspn(v + 5, "0123456789abcdefABCDEF-") != strlen(v + 5)))
-			return err_set(e, CVM_E_CONFIG, "bad UUID in '" VALUE_SHOWN "'", v);
+		if (!strncmp(v, "UUID=", 5) && !uuid_valid(v + 5))
+			return err_set(e, CVM_E_CONFIG, "bad UUID in '" VALUE_SHOWN "' (8-4-4-4-12 "
+				       "lowercase hex digits, as cryptsetup luksUUID prints it)", v);
 		r->kind = RESOURCE_LUKS;
 		return copy_value(r->device, sizeof(r->device), v, e);
 	case RK_MAPPER:
-		if (config_check_name(v, sizeof(r->mapper)) < 0 || !strcmp(v, "control"))
+		if (!mapper_name_valid(v))
 			return err_set(e, CVM_E_CONFIG, "bad mapper name '" VALUE_SHOWN "'", v);
 		r->kind = RESOURCE_LUKS;
 		return copy_value(r->mapper, sizeof(r->mapper), v, e);

@@ -103,7 +103,7 @@ static int apply_resource(struct config *c, const char *name, const char *val, s
 {
 	struct resource_cfg *r;
 
-	if (config_check_name(name, CFG_NAME_MAX) < 0)
+	if (!name_valid(name))
 		return err_set(e, CVM_E_CONFIG, PREFIX_DOT "resource.%.64s: bad resource name", name);
 	if (!val || config_check_resource_path(val) < 0)
 		return err_set(e, CVM_E_CONFIG,

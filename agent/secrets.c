@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fdio.h"
+#include "validate.h"
 
 #define SECRET_NAME_MAX 200 /* leaves room for the temp name's prefix and suffix */
 
@@ -110,9 +111,8 @@ static int check_file_name(const char *name, struct err *e)
 	if (n == 0 || n > SECRET_NAME_MAX || !strcmp(name, ".") || !strcmp(name, "..") ||
 	    strchr(name, '/'))
 		return err_set(e, CVM_E_SECRETS, "bad file name '%.80s'", name);
-	for (const char *p = name; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return err_set(e, CVM_E_SECRETS, "bad file name (control character)");
+	if (has_control_chars(name))
+		return err_set(e, CVM_E_SECRETS, "bad file name (control character)");
 	return 0;
 }
 

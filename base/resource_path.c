@@ -3,11 +3,7 @@
 
 #include <string.h>
 
-static bool segment_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-';
-}
+#include "validate.h"
 
 bool resource_path_valid(const char *path)
 {
@@ -20,7 +16,7 @@ bool resource_path_valid(const char *path)
 		size_t len = 0;
 
 		while (p[len] && p[len] != '/') {
-			if (!segment_char(p[len]))
+			if (!name_char(p[len]))
 				return false;
 			len++;
 		}

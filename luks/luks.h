@@ -9,6 +9,7 @@
 
 #include "cipher_allow.h"
 #include "err.h"
+#include "validate.h"
 
 #define CVMBOOT_TOKEN_TYPE "cvmboot"
 #define LUKS_MAX_TOKEN_URLS 8
@@ -21,7 +22,7 @@ struct luks_token_info {
 	int token_id;   /* which LUKS2 token it was read from (luks_read_token) */
 	int keyslot;
 	char resource[512];
-	char urls[LUKS_MAX_TOKEN_URLS][512];
+	char urls[LUKS_MAX_TOKEN_URLS][VALIDATE_URL_SIZE]; /* each passed url_check */
 	int n_urls;
 };
 

@@ -13,24 +13,11 @@
 #include "log.h"
 #include "progress.h"
 #include "luks_internal.h"
+#include "validate.h"
 
 #define POLL_INTERVAL_MS 100
 /* While a device is awaited, a line for the console this often. */
 #define REPORT_INTERVAL_MS 5000
-#define UUID_MAX_LEN 64
-
-static bool uuid_valid(const char *uuid)
-{
-	size_t n = strlen(uuid);
-
-	if (n == 0 || n > UUID_MAX_LEN)
-		return false;
-	for (const char *p = uuid; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-		      (*p >= 'A' && *p <= 'Z') || *p == '-'))
-			return false;
-	return true;
-}
 
 static int copy_out(const char *path, char *resolved, size_t resolved_len, struct err *e)
 {
@@ -186,7 +173,8 @@ int luks_wait_device(const char *device, long timeout_ms, char *resolved, size_t
 		uuid = device + 5;
 		if (!uuid_valid(uuid))
 			return err_set(e, CVM_E_UNLOCK, "invalid UUID in '%.100s': expected "
-				       "letters, digits and '-'", device);
+				       "8-4-4-4-12 lowercase hex digits, as cryptsetup luksUUID "
+				       "prints it", device);
 	}
 	if (timeout_ms < 0)
 		timeout_ms = 0;

@@ -9,6 +9,7 @@
 
 #include "luks_internal.h"
 #include "resource_path.h"
+#include "validate.h"
 
 /* The key is random, so a slow KDF adds nothing (as systemd-cryptenroll does
  * for TPM2 and FIDO2 keys); 1000 is libcryptsetup's floor for PBKDF2. */
@@ -37,11 +38,14 @@ static int check_arguments(const unsigned char *existing, size_t existing_len, s
 	if (n_urls < 0 || n_urls > LUKS_MAX_TOKEN_URLS)
 		return err_set(e, CVM_E_USAGE, "at most %d KBS URLs fit in the token",
 			       LUKS_MAX_TOKEN_URLS);
-	for (int i = 0; i < n_urls; i++)
-		if (!urls[i] || !luks_token_url_valid(urls[i]))
+	for (int i = 0; i < n_urls; i++) {
+		bool is_http;
+		const char *why = urls[i] ? url_check(urls[i], &is_http) : "missing";
+
+		if (why)
 			return err_set(e, CVM_E_USAGE, "KBS URL '%.256s' cannot be recorded in the "
-				       "token: expected http(s)://, at most 511 printable characters",
-				       urls[i] ? urls[i] : "");
+				       "token: %s", urls[i] ? urls[i] : "", why);
+	}
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "luks_internal.h"
+#include "validate.h"
 
 #define HEADER_JSON_MAX (4u << 20) /* LUKS2 JSON areas are at most 4 MiB */
 #define SECTOR 512u
@@ -41,22 +42,13 @@ static bool u64_field(json_t *obj, const char *key, uint64_t *out)
 	return true;
 }
 
-/* Printable ASCII: every string of a genuine header, and safe in a log line. */
-static bool printable(const char *s)
-{
-	for (; *s; s++)
-		if (*s < 0x20 || *s >= 0x7f)
-			return false;
-	return true;
-}
-
 /* A string field in printable ASCII; NULL if absent or anything else. */
 static const char *str_field(json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
 	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
 
-	return s && strlen(s) == json_string_length(v) && printable(s) ? s : NULL;
+	return s && strlen(s) == json_string_length(v) && ascii_printable(s) ? s : NULL;
 }
 
 /* Size in bytes of a block device or an image file. */
@@ -177,7 +169,7 @@ static int check_keyslots(json_t *root, const char *device, struct err *e)
 		const char *type = str_field(ks, "type"), *atype = str_field(area, "type");
 		const char *enc = str_field(area, "encryption");
 
-		if (!printable(id))
+		if (!ascii_printable(id))
 			return err_set(e, CVM_E_UNLOCK, "%s: a keyslot has a malformed id", device);
 		if (!type || strcmp(type, "luks2") || !atype || strcmp(atype, "raw"))
 			return err_set(e, CVM_E_UNLOCK, "%s: keyslot %.8s is of type '%.32s' with a "
@@ -209,7 +201,7 @@ static int check_digests(json_t *root, const char *device, int key_bytes, struct
 			continue; /* an unbound key opens no data */
 		bound++;
 		json_array_foreach(slots, i, v) {
-			const char *slot = json_is_string(v) && printable(json_string_value(v))
+			const char *slot = json_is_string(v) && ascii_printable(json_string_value(v))
 						   ? json_string_value(v) : "?";
 			json_t *size = json_object_get(json_object_get(slots_obj, slot), "key_size");
 			json_int_t bytes = json_is_integer(size) ? json_integer_value(size) : 0;
@@ -243,7 +235,7 @@ static int check_cipher(struct crypt_device *cd, const char *device, const struc
 			       "tampered with", device, s->encryption,
 			       s->integrity[0] ? "' with integrity '" : "", s->integrity);
 	snprintf(used, sizeof(used), "%.64s-%.64s", cipher ? cipher : "?", mode ? mode : "?");
-	if (!printable(used))
+	if (!ascii_printable(used))
 		snprintf(used, sizeof(used), "?");
 	if (key_bytes <= 0 || strcmp(used, s->encryption) ||
 	    crypt_get_data_offset(cd) != s->offset / SECTOR)

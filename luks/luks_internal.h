@@ -32,7 +32,4 @@ int luks_find_token(struct crypt_device *cd, struct luks_token_info *info, struc
 int luks_header_check(struct crypt_device *cd, const char *device,
 		      const struct cipher_allow *allowed, struct err *e);
 
-/* A KBS URL as a token may record it: http(s)://, printable ASCII, < 512 bytes. */
-bool luks_token_url_valid(const char *url);
-
 #endif

@@ -6,8 +6,7 @@
 
 #include "luks_internal.h"
 #include "resource_path.h"
-
-#define URL_MAX_LEN 511
+#include "validate.h"
 
 /* The string value of key in obj, with no embedded NUL; NULL if absent or not a string. */
 static const char *string_field(json_t *obj, const char *key, size_t *len)
@@ -20,24 +19,6 @@ static const char *string_field(json_t *obj, const char *key, size_t *len)
 	s = json_string_value(v);
 	*len = json_string_length(v);
 	return strlen(s) == *len ? s : NULL;
-}
-
-bool luks_token_url_valid(const char *url)
-{
-	size_t n = strlen(url), scheme;
-
-	if (strncmp(url, "https://", 8) == 0)
-		scheme = 8;
-	else if (strncmp(url, "http://", 7) == 0)
-		scheme = 7;
-	else
-		return false;
-	if (n <= scheme || n > URL_MAX_LEN)
-		return false;
-	for (const char *p = url; *p; p++)
-		if (*p <= ' ' || *p >= 0x7f)
-			return false;
-	return true;
 }
 
 /* "N" with N a canonical decimal number below the LUKS2 keyslot count. */
@@ -109,12 +90,17 @@ static int check_urls(json_t *root, struct luks_token_info *info, struct err *e)
 		return err_set(e, CVM_E_UNLOCK, "field 'kbs_urls': more than %d URLs",
 			       LUKS_MAX_TOKEN_URLS);
 	json_array_foreach(urls, i, v) {
-		const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+		const char *s = json_is_string(v) ? json_string_value(v) : NULL, *why;
+		bool is_http;
 
-		if (!s || strlen(s) != json_string_length(v) || !luks_token_url_valid(s))
-			return err_set(e, CVM_E_UNLOCK, "field 'kbs_urls': entry %zu is not an "
-				       "http(s):// URL of at most %d printable characters", i,
-				       URL_MAX_LEN);
+		if (!s || strlen(s) != json_string_length(v))
+			return err_set(e, CVM_E_UNLOCK, "field 'kbs_urls': entry %zu is not a "
+				       "string without NUL bytes", i);
+		/* The rule [kbs] url follows: the token is the host's to write. */
+		why = url_check(s, &is_http);
+		if (why)
+			return err_set(e, CVM_E_UNLOCK, "field 'kbs_urls': entry %zu is not a KBS "
+				       "URL: %s", i, why);
 		memcpy(info->urls[i], s, strlen(s) + 1);
 	}
 	info->n_urls = (int)json_array_size(urls);

@@ -5,21 +5,7 @@
 
 #include "log.h"
 #include "luks_internal.h"
-
-#define MAPPER_NAME_MAX 128
-
-static bool mapper_name_valid(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n >= MAPPER_NAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
-		return false;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-		      (*s >= 'A' && *s <= 'Z') || *s == '.' || *s == '_' || *s == '-'))
-			return false;
-	return true;
-}
+#include "validate.h"
 
 /* The keyslot the token names, or CRYPT_ANY_SLOT when there is no usable token. */
 static int preferred_keyslot(struct crypt_device *cd)
@@ -76,7 +62,8 @@ int luks_unlock(const char *device, const char *mapper, const unsigned char *key
 			       LUKS_KEY_MAX);
 	if (name && !mapper_name_valid(name))
 		return err_set(e, CVM_E_UNLOCK, "invalid mapper name '%.100s': use letters, "
-			       "digits, '.', '_' and '-'", name);
+			       "digits, '.', '_' and '-', at most %d of them, not 'control'", name,
+			       VALIDATE_NAME_SIZE - 1);
 	if (luks_load(device, &cd, e))
 		return e->code;
 	if (luks_header_check(cd, device, allowed, e)) {
@@ -116,7 +103,7 @@ int luks_close(const char *mapper, struct err *e)
 	struct crypt_device *cd = NULL;
 	int r;
 
-	if (!mapper_name_valid(mapper))
+	if (!mapper || !mapper_name_valid(mapper))
 		return err_set(e, CVM_E_UNLOCK, "invalid mapper name '%.100s'", mapper);
 	luks_route_logs(NULL);
 	r = crypt_init_by_name(&cd, mapper);

@@ -74,7 +74,7 @@ static int read_hcl(struct tpm *t, unsigned char **buf, size_t *len, struct err 
 
 static bool have_tpm(const struct tee_options *cfg)
 {
-	return cfg->tpm_tcti[0] || access("/dev/tpmrm0", F_OK) == 0 || access("/dev/tpm0", F_OK) == 0;
+	return cfg->tpm_tcti[0] || tpm_default_device();
 }
 
 int az_detect(const struct tee_options *cfg, uint32_t want_type, char *why, size_t why_len)

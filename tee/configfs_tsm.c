@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fdio.h"
+#include "validate.h"
 
 #define TSM_ATTR_TEXT_MAX 64 /* provider, generation: short text attributes */
 
@@ -77,9 +78,7 @@ static int read_generation(const char *dir, uint64_t *gen, struct err *e)
 /* A name nobody else picks: pid plus 64 random bits. */
 static int make_entry(const char *root, char *dir, size_t dir_len, struct err *e)
 {
-	struct stat st;
-
-	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode))
+	if (!path_is_dir(root))
 		return err_set(e, CVM_E_TEE, "configfs-tsm: %s is not there (kernel older than 6.7, or configfs not mounted)",
 			       root);
 	for (int attempt = 0; attempt < 4; attempt++) {

@@ -39,7 +39,6 @@ static int tdx_detect(const struct tee_options *cfg, char *why, size_t why_len)
 {
 	char provider[64] = "";
 	struct err e = { 0 };
-	struct stat st;
 
 	if (path_is_dir(cfg->configfs_tsm_root) &&
 	    tsm_probe_provider(cfg->configfs_tsm_root, provider, sizeof(provider), &e) == 0 &&
@@ -47,7 +46,7 @@ static int tdx_detect(const struct tee_options *cfg, char *why, size_t why_len)
 		snprintf(why, why_len, "configfs-tsm provider is %s", provider);
 		return 1;
 	}
-	if (stat(TDX_GUEST_DEV, &st) == 0) {
+	if (path_exists(TDX_GUEST_DEV)) {
 		snprintf(why, why_len, "%s is present (quotes need configfs-tsm at %s)", TDX_GUEST_DEV,
 			 cfg->configfs_tsm_root);
 		return 1;
@@ -299,7 +298,7 @@ static int tdx_seal(const struct tee_options *cfg, const unsigned char *event, s
 	/* The RTMR sysfs ABI arrived in Linux 6.16; older TDX guests (RHEL 9
 	 * and 10 among them) have none, and must still boot. */
 	snprintf(path, sizeof(path), "%s/rtmr%d:sha384", TDX_MEASUREMENTS_DIR, rtmr);
-	if (access(path, F_OK) != 0) {
+	if (!path_exists(path)) {
 		snprintf(what, what_len, "no RTMR interface (%s; needs Linux 6.16+)", path);
 		return TEE_SEAL_UNAVAILABLE;
 	}

@@ -10,12 +10,13 @@
 
 #include "err.h"
 #include "tee_names.h"
+#include "validate.h"
 
 #define TEE_REPORT_DATA_MAX 64
 #define TEE_SEAL_UNAVAILABLE (-1)
 #define TEE_INIT_DATA_DIGEST_MAX 64
 #define TEE_PATH_MAX 512  /* a path in tee_options (the configuration's limit) */
-#define TEE_URL_MAX 512   /* a URL in tee_options (the configuration's limit) */
+#define TEE_URL_MAX VALIDATE_URL_SIZE /* a URL in tee_options (the one URL limit) */
 #define TEE_INIT_DATA_PCR 8 /* Trustee's tpm/az verifiers read PCR 8 */
 
 /* The init-data document the evidence must bind: only its digest and, for

@@ -23,8 +23,7 @@ static int tpm_detect(const struct tee_options *cfg, char *why, size_t why_len)
 	bool ak = false;
 
 	if (!cfg->tpm_tcti[0]) {
-		const char *dev = access("/dev/tpmrm0", F_OK) == 0 ? "/dev/tpmrm0"
-				  : access("/dev/tpm0", F_OK) == 0 ? "/dev/tpm0" : NULL;
+		const char *dev = tpm_default_device();
 
 		if (!dev) {
 			snprintf(why, why_len, "no /dev/tpmrm0 or /dev/tpm0 and no tpm_tcti configured");

@@ -20,6 +20,7 @@
 #include "tee_parse.h"
 #include "tpm_deadline.h"
 #include "tss2_loader.h"
+#include "validate.h"
 
 #define QUOTE_ATTEMPTS 3      /* a PCR may move between the quote and the read */
 #define NV_CHUNK_FALLBACK 512 /* if the TPM does not say its NV buffer size */
@@ -68,12 +69,18 @@ tpm_fail(struct tpm *t, struct err *e, TSS2_RC rc, const char *what, ...)
 	return err_set(e, CVM_E_TEE, "%s: %s", cmd, Tss2_RC_Decode(rc));
 }
 
+const char *tpm_default_device(void)
+{
+	return path_exists("/dev/tpmrm0") ? "/dev/tpmrm0"
+	       : path_exists("/dev/tpm0") ? "/dev/tpm0" : NULL;
+}
+
 static void pick_default_tcti(char *out, size_t len)
 {
-	if (access("/dev/tpmrm0", F_OK) == 0)
-		snprintf(out, len, "device:/dev/tpmrm0");
-	else if (access("/dev/tpm0", F_OK) == 0)
-		snprintf(out, len, "device:/dev/tpm0");
+	const char *dev = tpm_default_device();
+
+	if (dev)
+		snprintf(out, len, "device:%s", dev);
 	else
 		out[0] = '\0';
 }

@@ -30,6 +30,8 @@ struct tpm_quote {
 	unsigned char pcrs[TPM_NUM_PCRS][TPM_SHA256_LEN]; /* SHA-256 PCR 0..23 */
 };
 
+/* The TPM device node this guest has: /dev/tpmrm0, else /dev/tpm0, else NULL. */
+const char *tpm_default_device(void);
 /* Open the TPM through cfg->tpm_tcti (tpm2-tss TCTI string); "" picks
  * device:/dev/tpmrm0, else device:/dev/tpm0, else the tctildr default. */
 int tpm_open(const struct tee_options *cfg, struct tpm **out, struct err *e);

@@ -244,7 +244,22 @@ static const struct bad_token bad_tokens[] = {
 	{ TOK("[\"1\"]", "\"a/b/c\"", "[\"https://a\\nb\"]"), "field 'kbs_urls'" },
 	{ TOK("[\"1\"]", "\"a/b/c\"", "[\"https://a\\u0000b\"]"), "field 'kbs_urls'" },
 	{ TOK("[\"1\"]", "\"a/b/c\"", "[\"HTTPS://kbs\"]"), "field 'kbs_urls'" },
-	{ TOK("[\"1\"]", "\"a/b/c\"", "[\"https://kbs\",[]]"), "field 'kbs_urls'" },
+	{ TOK("[\"1\"]", "\"a/b/c\"", "[\"https://kbs\",[]]"), "field 'kbs_urls': entry 1 is not a string" },
+	/* The rule [kbs] url follows (base url_check), naming the entry. */
+	{ TOK("[\"1\"]", "\"a/b/c\"", "[\"https://kbs\",\"https://user:pw@evil\"]"),
+	  "field 'kbs_urls': entry 1 is not a KBS URL: must not contain credentials" },
+	{ TOK("[\"1\"]", "\"a/b/c\"", "[\"https://kbs/x?y=1\"]"),
+	  "field 'kbs_urls': entry 0 is not a KBS URL: must not have a query or fragment" },
+	{ TOK("[\"1\"]", "\"a/b/c\"", "[\"https://kbs:70000\"]"),
+	  "field 'kbs_urls': entry 0 is not a KBS URL: bad port" },
+	{ TOK("[\"1\"]", "\"a/b/c\"", "[\"https://[::1\"]"),
+	  "field 'kbs_urls': entry 0 is not a KBS URL: bad IPv6 address" },
+	{ TOK("[\"1\"]", "\"a/b/c\"", "[\"https://a_b\"]"),
+	  "field 'kbs_urls': entry 0 is not a KBS URL: bad host name" },
+	{ TOK("[\"1\"]", "\"a/b/c\"", "[\"https:///x\"]"),
+	  "field 'kbs_urls': entry 0 is not a KBS URL: has no host" },
+	{ TOK("[\"1\"]", "\"a/b/c\"", "[\"https://kbs/\\u00e9\"]"),
+	  "field 'kbs_urls': entry 0 is not a KBS URL: contains a space" },
 	{ TOK("[\"1\"]", "\"a/b/c\"", "[\"http://1\",\"http://2\",\"http://3\",\"http://4\","
 	      "\"http://5\",\"http://6\",\"http://7\",\"http://8\",\"http://9\"]"),
 	  "field 'kbs_urls'" },
@@ -271,7 +286,8 @@ static void test_validate_bad(void)
 	snprintf(json, sizeof(json), TOK("[\"1\"]", "\"a/b/c\"", "[\"%s\"]"), url);
 	memset(&e, 0, sizeof(e));
 	rc = luks_token_validate(json, &info, &e);
-	CHECK_ERR(rc, e, CVM_E_UNLOCK, "field 'kbs_urls'");
+	CHECK_ERR(rc, e, CVM_E_UNLOCK, "field 'kbs_urls': entry 0 is not a KBS URL: too long "
+		  "(at most 511 bytes)");
 	/* Resource longer than any KBS path (256 bytes in all). */
 	memset(url, 'r', 300);
 	url[0] = 'a', url[1] = '/', url[2] = 'b', url[3] = '/', url[300] = '\0';
@@ -353,6 +369,15 @@ static void test_wait_device(void)
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "invalid UUID");
 	memset(&e, 0, sizeof(e));
 	rc = luks_wait_device("UUID=../../etc/passwd", 0, resolved, sizeof(resolved), &e);
+	CHECK_ERR(rc, e, CVM_E_UNLOCK, "invalid UUID");
+	/* The one UUID rule with [resource.*] luks_device (base uuid_valid). */
+	memset(&e, 0, sizeof(e));
+	rc = luks_wait_device("UUID=0BADC0DE-0000-4000-8000-00000000DEAD", 0, resolved,
+			      sizeof(resolved), &e);
+	CHECK_ERR(rc, e, CVM_E_UNLOCK, "invalid UUID in 'UUID=0BADC0DE-0000-4000-8000-00000000DEAD': "
+		  "expected 8-4-4-4-12 lowercase hex digits");
+	memset(&e, 0, sizeof(e));
+	rc = luks_wait_device("UUID=0badc0de", 0, resolved, sizeof(resolved), &e);
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "invalid UUID");
 	memset(&e, 0, sizeof(e));
 	t0 = now_ms();
@@ -505,6 +530,15 @@ static void test_enroll_unlock(void)
 	memset(&e, 0, sizeof(e));
 	rc = luks_unlock(img, "../evil", key, sizeof(key), false, NULL, &e);
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "invalid mapper name");
+	/* The one mapper-name rule (base mapper_name_valid): not device-mapper's
+	 * own node, at most 63 bytes. */
+	memset(&e, 0, sizeof(e));
+	rc = luks_unlock(img, "control", key, sizeof(key), false, NULL, &e);
+	CHECK_ERR(rc, e, CVM_E_UNLOCK, "invalid mapper name 'control'");
+	memset(&e, 0, sizeof(e));
+	rc = luks_unlock(img, "m123456789m123456789m123456789m123456789m123456789m123456789abcd",
+			 key, sizeof(key), false, NULL, &e);
+	CHECK_ERR(rc, e, CVM_E_UNLOCK, "at most 63 of them");
 
 	memset(&e, 0, sizeof(e));
 	rc = luks_get_uuid(img, uuid, sizeof(uuid), &e);
@@ -679,6 +713,9 @@ static void test_close(void)
 	memset(&e, 0, sizeof(e));
 	rc = luks_close("../evil", &e);
 	CHECK_ERR(rc, e, CVM_E_UNLOCK, "invalid mapper name '../evil'");
+	memset(&e, 0, sizeof(e));
+	rc = luks_close("control", &e);
+	CHECK_ERR(rc, e, CVM_E_UNLOCK, "invalid mapper name 'control'");
 }
 
 /* `test_luks verify IMAGE KEYFILE [CIPHER...]`: 0 if the key opens IMAGE

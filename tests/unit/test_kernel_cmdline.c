@@ -130,7 +130,7 @@ static void test_errors(void)
 	expect_error("rd.cvmboot.debug=loud", "rd.cvmboot.debug: invalid boolean 'loud'");
 	expect_error("rd.cvmboot.url", "rd.cvmboot.url needs a value");
 	expect_error("rd.cvmboot.url=", "rd.cvmboot.url needs a value");
-	expect_error("rd.cvmboot.url=ftp://x", "rd.cvmboot.url: URL 'ftp://x' must start with https://");
+	expect_error("rd.cvmboot.url=ftp://x", "rd.cvmboot.url: URL 'ftp://x': must start with https://");
 	expect_error("rd.cvmboot.tee=sgx", "rd.cvmboot.tee: unknown TEE 'sgx'");
 	expect_error("rd.cvmboot.tee", "rd.cvmboot.tee needs a value");
 	expect_error("rd.cvmboot.key_algorithm=rsa", "rd.cvmboot.key_algorithm: unknown 'rsa'");
@@ -164,7 +164,8 @@ static void test_bounds(void)
 	memset(param, 'a', sizeof(param));
 	memcpy(param, "rd.cvmboot.url=https://", 23);
 	param[sizeof(param) - 1] = '\0';
-	expect_error(param, "rd.cvmboot.url: value too long (at most 511 bytes)");
+	expect_error(param, "rd.cvmboot.url: URL 'https://aaaa");
+	expect_error(param, "aaaa': too long (at most 511 bytes)");
 	memset(param, 'a', sizeof(param));
 	memcpy(param, "rd.cvmboot.resource.", 20);
 	param[300] = '=';
