@@ -23,8 +23,6 @@
 #define CFG_URL_MAX VALIDATE_URL_SIZE
 #define CFG_PATH_MAX 512
 #define CFG_NAME_MAX VALIDATE_NAME_SIZE
-/* A URL that passes url_check fits the KBS client's buffers. */
-_Static_assert(KBS_URL_MAX == VALIDATE_URL_SIZE, "KBS_URL_MAX is not the one URL limit");
 
 struct init_data;
 

@@ -8,9 +8,10 @@
 #include <stddef.h>
 
 #include "session_key.h"
+#include "validate.h"
 
 #define KBS_MAX_URLS 8
-#define KBS_URL_MAX 512  /* bytes of one KBS URL, its NUL included */
+#define KBS_URL_MAX VALIDATE_URL_SIZE /* bytes of one KBS URL, its NUL included */
 #define KBS_PATH_MAX 512 /* bytes of a resource path REPOSITORY/TYPE/TAG, its NUL included */
 
 struct kbs_client_options {
