@@ -121,11 +121,6 @@ void init_data_field(const struct init_data *d, unsigned char *out, size_t len)
 	memcpy(out, d->digest, n);
 }
 
-json_t *init_data_json(const struct init_data *d)
-{
-	return json_pack("{s:s, s:s%}", "format", "toml", "body", d->body, d->body_len);
-}
-
 /* ------------------------------------------------------------------ */
 /* cvmboot.* settings carried by the document                         */
 

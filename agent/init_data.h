@@ -4,7 +4,6 @@
 #ifndef CVMBOOT_INIT_DATA_H
 #define CVMBOOT_INIT_DATA_H
 
-#include <jansson.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -48,8 +47,6 @@ const char *init_data_alg_name(enum init_data_alg a);
 /* The digest cut or zero-padded to a TEE field of len bytes (Trustee's
  * regularize_data: SNP HOST_DATA 32, TDX MRCONFIGID 48). */
 void init_data_field(const struct init_data *d, unsigned char *out, size_t len);
-/* {"format":"toml","body":"<the TOML text>"} for the attestation request. */
-json_t *init_data_json(const struct init_data *d);
 /* The value of [data] key, or NULL. */
 const char *init_data_get(const struct init_data *d, const char *key);
 

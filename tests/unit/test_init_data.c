@@ -313,21 +313,6 @@ static void test_config_keys(void)
 	CHECK(config_apply_init_data(&c, &e) == 0 && !c.init_doc, "no init-data");
 }
 
-static void test_json(void)
-{
-	static const char doc[] = HEAD "[data]\nk = \"v\"\n";
-	struct err e;
-	struct init_data *d = parse(doc, sizeof(doc) - 1, &e);
-	json_t *j = d ? init_data_json(d) : NULL;
-	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-
-	CHECK(text && !strcmp(text, "{\"body\":\"version = \\\"0.1.0\\\"\\nalgorithm = \\\"sha384\\\"\\n"
-			      "[data]\\nk = \\\"v\\\"\\n\",\"format\":\"toml\"}"), "%s", text ? text : "NULL");
-	free(text);
-	json_decref(j);
-	init_data_free(d);
-}
-
 int main(void)
 {
 	static const char *const files[] = { "digest.toml", "big.toml", "empty.toml", "settings.toml",
@@ -344,7 +329,6 @@ int main(void)
 	test_load_limits();
 	test_settings();
 	test_config_keys();
-	test_json();
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", tmpdir, files[i]);
 		unlink(path);

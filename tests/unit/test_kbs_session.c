@@ -1,8 +1,9 @@
 /* Unit tests for kbs/kbs.c over a scripted transport (http_request and
  * json_dumps are wrapped at link time): an overloaded /attest is sent again
  * on the same session, a success leaves no error behind, a 401 on a re-sent
- * /attest starts one new session, and a failed allocation on the request
- * path ends cleanly (no uninitialised response is cleared). */
+ * /attest starts one new session, a failed allocation on the request path
+ * ends cleanly (no uninitialised response is cleared), and the /attest body
+ * carries the init-data document only when one is configured. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ char *__wrap_json_dumps(const json_t *json, size_t flags)
 }
 
 static struct config cfg;
+static const char *init_toml; /* init-data document text for the next attest(), or NULL */
 
 static void reset(const struct answer *s, int n, int fail_dumps_at)
 {
@@ -103,6 +105,10 @@ static int attest(struct err *e)
 	int rc;
 
 	kbs_client_options_from_config(&cfg, &o);
+	if (init_toml) {
+		o.init_data_toml = init_toml;
+		o.init_data_len = strlen(init_toml);
+	}
 	tee_options_from_config(&cfg, &t);
 	k = kbs_new(&o, tee_by_name("sample"), &t, e);
 	if (!k)
@@ -139,6 +145,38 @@ static void test_busy_attest_same_session(void)
 	CHECK(bodies[1] && bodies[2] && bodies[3] && !strcmp(bodies[1], bodies[2]) &&
 	      !strcmp(bodies[1], bodies[3]), "the /attest retries are not the same attestation");
 	CHECK(bodies[1] && strstr(bodies[1], "\"nonce\":\"bm9uY2U=\""), "nonce not sent");
+}
+
+/* Trustee's Attestation "init-data": {"format":"toml","body":<the text>},
+ * sent only when a document is configured. */
+static void test_init_data_in_attest_body(void)
+{
+	static const struct answer s[] = { CHALLENGE, TOKEN };
+	json_t *body, *init;
+	char *text = NULL;
+	struct err e = { 0 };
+	int rc;
+
+	reset(s, 2, 0);
+	init_toml = "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\nk = \"v\"\n";
+	rc = attest(&e);
+	init_toml = NULL;
+	CHECK(rc == 0 && calls == 2 && bodies[1], "rc %d, %d calls: %s", rc, calls, e.msg);
+	body = bodies[1] ? json_loads(bodies[1], 0, NULL) : NULL;
+	init = json_object_get(body, "init-data");
+	text = init ? json_dumps(init, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	CHECK(text && !strcmp(text, "{\"body\":\"version = \\\"0.1.0\\\"\\n"
+			      "algorithm = \\\"sha384\\\"\\n[data]\\nk = \\\"v\\\"\\n\","
+			      "\"format\":\"toml\"}"),
+	      "%s", text ? text : "NULL");
+	free(text);
+	json_decref(body);
+
+	reset(s, 2, 0);
+	rc = attest(&e);
+	body = rc == 0 && bodies[1] ? json_loads(bodies[1], 0, NULL) : NULL;
+	CHECK(body && !json_object_get(body, "init-data"), "init-data sent with no document");
+	json_decref(body);
 }
 
 static void test_session_gone_renews_once(void)
@@ -242,6 +280,7 @@ int main(void)
 	cfg.backoff_cap_ms = 2;
 	cfg.retry_budget_ms = 5000;
 	test_busy_attest_same_session();
+	test_init_data_in_attest_body();
 	test_session_gone_renews_once();
 	test_first_attest_401_is_final();
 	test_busy_three_times_fails_over();
