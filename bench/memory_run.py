@@ -153,7 +153,7 @@ def unit_environment():
     return env
 
 
-def measure(binary, shim, tee, tree, details):
+def measure(binary, shim, tee, tree, env, details):
     tmp = tempfile.mkdtemp(prefix="cvmboot-bench-mem.")
     cleanups = []
     try:
@@ -172,7 +172,7 @@ def measure(binary, shim, tee, tree, details):
         open(cmdline, "w").close()
         # the shim goes to cvmboot alone (env), not to time
         p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", os.path.join(tmp, "time"),
-                            "env", *unit_environment(), "LD_PRELOAD=" + shim,
+                            "env", *env, "LD_PRELOAD=" + shim,
                             "SMAPS_OUT=" + smaps, binary,
                             "--config", config, "--cmdline", cmdline, "boot", "--no-activate"],
                            capture_output=True, text=True, timeout=120)
@@ -208,7 +208,7 @@ def main():
                                             "libs", "tss2 mapped (KiB; RSS/PSS/dirty at exit)"))
     details = []
     for tee in tees:
-        print(measure(binary, shim, tee, tree, details), flush=True)
+        print(measure(binary, shim, tee, tree, env, details), flush=True)
     print()
     print("where the PSS is (KiB): own = the agent's binary, heap, stack and anonymous memory;")
     print("curl = the %d libraries only libcurl brings (libcurl included)" % len(tree))
