@@ -10,7 +10,7 @@ bool resource_path_valid(const char *path)
 	int segments = 0;
 	const char *p = path;
 
-	if (!path || strlen(path) > 255)
+	if (!path || strlen(path) > RESOURCE_PATH_MAX)
 		return false;
 	for (;;) {
 		size_t len = 0;

@@ -4,8 +4,10 @@
 
 #include <stdbool.h>
 
+#define RESOURCE_PATH_MAX 255 /* bytes of a path, its NUL not included */
+
 /* Exactly three non-empty segments of [A-Za-z0-9._-], none "." or "..",
- * at most 255 bytes in all. */
+ * at most RESOURCE_PATH_MAX bytes in all. */
 bool resource_path_valid(const char *path);
 
 #endif

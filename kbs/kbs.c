@@ -500,6 +500,11 @@ int kbs_get_resource(struct kbs *k, const char *path, struct secret *out, struct
 	struct retry rt;
 	int rc;
 
+	/* The URL's buffer holds a valid path and no more: never send a cut one. */
+	if (!resource_path_valid(path))
+		return err_set(e, CVM_E_CONFIG, "resource path '%.100s' is not REPOSITORY/TYPE/TAG "
+			       "(at most %d bytes of A-Z a-z 0-9 . _ -)", path ? path : "",
+			       RESOURCE_PATH_MAX);
 	begin_operation(k, &rt);
 	rc = get_resource_within(k, path, out, &rt, e);
 	k->budget = NULL;

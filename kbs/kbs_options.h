@@ -7,12 +7,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "resource_path.h"
 #include "session_key.h"
 #include "validate.h"
 
 #define KBS_MAX_URLS 8
 #define KBS_URL_MAX VALIDATE_URL_SIZE /* bytes of one KBS URL, its NUL included */
-#define KBS_PATH_MAX 512 /* bytes of a resource path REPOSITORY/TYPE/TAG, its NUL included */
+/* bytes of a resource path REPOSITORY/TYPE/TAG (resource_path_valid), its NUL included */
+#define KBS_PATH_MAX (RESOURCE_PATH_MAX + 1)
 
 struct kbs_client_options {
 	const char *urls[KBS_MAX_URLS]; /* tried in order; failover on network errors */

@@ -179,6 +179,39 @@ static void test_init_data_in_attest_body(void)
 	json_decref(body);
 }
 
+/* A path the URL buffer cannot hold, or not REPOSITORY/TYPE/TAG, is refused
+ * before any request: never a cut path sent to the KBS. */
+static void test_bad_resource_path_sends_nothing(void)
+{
+	char long_path[300];
+	struct kbs_client_options o;
+	struct tee_options t;
+	struct secret out = { 0 };
+	struct err e = { 0 };
+	struct kbs *k;
+	int rc;
+
+	memset(long_path, 'a', sizeof(long_path) - 1);
+	long_path[sizeof(long_path) - 1] = '\0';
+	memcpy(long_path, "a/b/", 4);
+	reset(NULL, 0, 0);
+	kbs_client_options_from_config(&cfg, &o);
+	tee_options_from_config(&cfg, &t);
+	k = kbs_new(&o, tee_by_name("sample"), &t, &e);
+	CHECK(k, "kbs_new: %s", e.msg);
+	if (!k)
+		return;
+	rc = kbs_get_resource(k, long_path, &out, &e);
+	CHECK(rc == CVM_E_CONFIG && strstr(e.msg, "is not REPOSITORY/TYPE/TAG (at most 255 bytes"),
+	      "299-byte path: %d %s", rc, e.msg);
+	memset(&e, 0, sizeof(e));
+	rc = kbs_get_resource(k, "a/../c", &out, &e);
+	CHECK(rc == CVM_E_CONFIG && strstr(e.msg, "resource path 'a/../c'"), "a/../c: %d %s", rc,
+	      e.msg);
+	CHECK(calls == 0, "%d requests sent for refused paths", calls);
+	kbs_free(k);
+}
+
 static void test_session_gone_renews_once(void)
 {
 	static const struct answer s[] = { CHALLENGE, BUSY_503, GONE_401, CHALLENGE, TOKEN };
@@ -281,6 +314,7 @@ int main(void)
 	cfg.retry_budget_ms = 5000;
 	test_busy_attest_same_session();
 	test_init_data_in_attest_body();
+	test_bad_resource_path_sends_nothing();
 	test_session_gone_renews_once();
 	test_first_attest_401_is_final();
 	test_busy_three_times_fails_over();
