@@ -150,6 +150,24 @@ def resume(tpm):
     os.kill(tpm.proc.pid, signal.SIGCONT)
 
 
+def wait_answering(tpm, tcti):
+    """After SIGCONT the swtpm first finishes the stalled connection; a command
+    sent meanwhile can be reset (seen under load, ~2 s after resuming). The next
+    case must start on a TPM that answers, or it stalls before its own command."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            r = subprocess.run(["tpm2_getrandom", "4", "--hex"], env=tpm.env(tcti),
+                               capture_output=True, text=True, timeout=10)
+            if r.returncode == 0:
+                return
+            why = r.stderr.strip()
+        except subprocess.TimeoutExpired:
+            why = "tpm2_getrandom got no answer in 10 s"
+        check(time.monotonic() < deadline, "the swtpm did not answer again after SIGCONT: " + why)
+        time.sleep(0.2)
+
+
 def tpm_cases(tmp):
     tpm = Swtpm(os.path.join(tmp, "tpm"))
     try:
@@ -216,6 +234,7 @@ def azure_cases(tmp):
             finally:
                 resume(tpm)
                 proxy.stop()
+            wait_answering(tpm, sim.tcti)
     finally:
         sim.stop()
         imds.stop()
