@@ -83,7 +83,7 @@ fi
 $py - "$logs" "$build_ok" "$vm_passed" "$vm_failed" <<'PY'
 import glob, json, sys
 logs, build_ok, vm_passed, vm_failed = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3]), int(sys.argv[4])
-passed, failed, skipped, failures = vm_passed, vm_failed, 0, []
+passed, failed, skipped, failures, outputs = vm_passed, vm_failed, 0, [], []
 for path in sorted(glob.glob(logs + "/*.json")):
     run = path.rsplit("/", 1)[1][:-5]
     for line in open(path):
@@ -95,12 +95,18 @@ for path in sorted(glob.glob(logs + "/*.json")):
         else:
             failed += 1
             failures.append("%s: %s (%s)" % (run, t["name"], t["result"]))
+            # CI shows only this summary: the end of the failing test's own output.
+            tail = (t.get("stdout") or "").rstrip().splitlines()[-30:]
+            outputs.append("--- %s: %s, its last %d lines:\n%s"
+                           % (run, t["name"], len(tail), "\n".join(tail)))
 for path in sorted(glob.glob(logs + "/*.missing")):
     failed += 1
     failures.append(open(path).read().strip())
 if not build_ok:
     failed += 1
     failures.append("build failed")
+for out in outputs:
+    print(out)
 for f in failures:
     print("FAILED", f)
 print("logs in", logs)
