@@ -97,12 +97,11 @@ static void __attribute__((noinline)) dirty_stack(void)
 	memset((void *)junk, 0xA5, sizeof(junk));
 }
 
-static int attest(struct err *e)
+/* A client on the sample TEE with cfg's options (and init_toml, if set). */
+static struct kbs *new_client(struct err *e)
 {
 	struct kbs_client_options o;
 	struct tee_options t;
-	struct kbs *k;
-	int rc;
 
 	kbs_client_options_from_config(&cfg, &o);
 	if (init_toml) {
@@ -110,7 +109,14 @@ static int attest(struct err *e)
 		o.init_data_len = strlen(init_toml);
 	}
 	tee_options_from_config(&cfg, &t);
-	k = kbs_new(&o, tee_by_name("sample"), &t, e);
+	return kbs_new(&o, tee_by_name("sample"), &t, e);
+}
+
+static int attest(struct err *e)
+{
+	struct kbs *k = new_client(e);
+	int rc;
+
 	if (!k)
 		return -1;
 	dirty_stack();
@@ -184,8 +190,6 @@ static void test_init_data_in_attest_body(void)
 static void test_bad_resource_path_sends_nothing(void)
 {
 	char long_path[300];
-	struct kbs_client_options o;
-	struct tee_options t;
 	struct secret out = { 0 };
 	struct err e = { 0 };
 	struct kbs *k;
@@ -195,9 +199,7 @@ static void test_bad_resource_path_sends_nothing(void)
 	long_path[sizeof(long_path) - 1] = '\0';
 	memcpy(long_path, "a/b/", 4);
 	reset(NULL, 0, 0);
-	kbs_client_options_from_config(&cfg, &o);
-	tee_options_from_config(&cfg, &t);
-	k = kbs_new(&o, tee_by_name("sample"), &t, &e);
+	k = new_client(&e);
 	CHECK(k, "kbs_new: %s", e.msg);
 	if (!k)
 		return;
